@@ -1,0 +1,61 @@
+# jetad: the two commands (see README.md)
+#   make lab    set up .venv from requirements.lock and open JupyterLab on notebooks/
+#   make test   set up .venv, then unit tests, doctests and every notebook in fast mode
+#
+# Settings: PYTHON=python3.12 (interpreter used to create the venv), VENV=.venv,
+#           LAB_ARGS="--port=8890 --ip=0.0.0.0" (extra JupyterLab options),
+#           PYTEST_ARGS="-k metrics" (extra pytest options).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+LOCK := requirements.lock
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.jetad-installed
+# no browser on CI or on a Linux box without a display (JupyterLab prints the URL + token)
+NO_BROWSER := $(if $(CI),--no-browser,$(if $(DISPLAY)$(WAYLAND_DISPLAY),,$(if $(filter Linux,$(shell uname -s)),--no-browser,)))
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup lab test exercises clean-venv
+
+help:
+	@echo "make lab    - set up .venv (first time only) and open JupyterLab on notebooks/"
+	@echo "make test   - set up .venv and run unit tests, doctests and all notebooks (fast mode)"
+	@echo "make exercises - regenerate notebooks/exercises/ from the solution notebooks"
+
+# Creates the venv if missing; reinstalls only when requirements.lock or pyproject.toml changed.
+setup:
+	@set -e; \
+	if [ ! -x "$(PY)" ]; then \
+	  $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+	    echo "error: jetad needs Python >= 3.11 (its pinned numpy/scipy/scikit-learn require it);" >&2; \
+	    echo "       '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Run e.g. 'make $(MAKECMDGOALS) PYTHON=python3.11'." >&2; \
+	    exit 1; }; \
+	  echo ">>> creating $(VENV) with $$($(PYTHON) --version)"; \
+	  $(PYTHON) -m venv "$(VENV)"; \
+	fi; \
+	want=$$(cat $(LOCK) pyproject.toml | $(PY) -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'); \
+	if [ "$$want" = "$$(cat $(STAMP) 2>/dev/null)" ]; then \
+	  echo ">>> $(VENV) is up to date with $(LOCK)"; \
+	else \
+	  echo ">>> installing $(LOCK) into $(VENV) (a few minutes the first time)"; \
+	  rm -f $(STAMP); \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -r $(LOCK) 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); \
+	  echo "$$want" > $(STAMP); \
+	fi
+
+lab: setup
+	@echo ">>> starting JupyterLab on notebooks/ (stop it with Ctrl-C)"
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(NO_BROWSER) $(LAB_ARGS)
+
+test: setup
+	JETAD_FAST=1 $(PY) -m pytest jetad_utils tests \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb $(PYTEST_ARGS)
+
+exercises: setup
+	$(PY) -m jetad_utils.exercises build
+
+clean-venv:
+	rm -rf $(VENV)

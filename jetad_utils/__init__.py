@@ -1,0 +1,46 @@
+"""jetad_utils: the helpers shared by the jetad anomaly-detection notebooks.
+
+One module per concern; a function lives in the module its name suggests:
+
+``metrics``    ROC, AUC, SIC, efficiency at fixed rejection
+``plotting``   ROC / SIC / score-histogram plots in one style
+``training``   a seeded torch training loop and ``train_or_load`` (checkpoint cache)
+``models``     the networks the notebooks train
+``toys``       exactly known toy densities (Gaussian background and signals)
+``widgets``    thin ipywidgets wrappers over the tested functions above
+``exercises``  builds the student copies of the notebooks (``python -m jetad_utils.exercises``)
+
+Conventions used everywhere
+---------------------------
+* Events run along axis 0. Feature tables are ``(n_events, n_features)``; jet constituents
+  are ``(n_jets, n_max, n_features)`` padded with a boolean ``mask`` of shape
+  ``(n_jets, n_max)``; images are ``(n, 1, H, W)``.
+* Energies and momenta in GeV, angles in radians.
+* **Scores: higher = more anomalous (more signal-like).** Every function that returns a score
+  says so, and every metric assumes it.
+* ``JETAD_FAST=1`` switches the notebooks to their small, CI-sized settings (:func:`fast_mode`).
+* Generated data and checkpoints live under :func:`data_dir` (``$JETAD_DATA`` or ``data/``).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ._core import (
+    check_between,
+    checkpoint_dir,
+    data_dir,
+    fast_mode,
+    get_device,
+    set_seed,
+)
+
+__all__ = [
+    "__version__",
+    "check_between",
+    "checkpoint_dir",
+    "data_dir",
+    "fast_mode",
+    "get_device",
+    "set_seed",
+]

@@ -1,0 +1,217 @@
+"""Seeds, devices, the fast-mode switch, cache directories and in-notebook checks."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+#: The repository's own ``data/`` folder (exists in a source checkout / editable install).
+_REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def set_seed(seed: int = 0) -> np.random.Generator:
+    """Seed Python, NumPy and torch, and make torch deterministic on the CPU.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative integer seed.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A generator seeded with the same ``seed``, for code that prefers explicit generators.
+
+    Examples
+    --------
+    >>> rng = set_seed(1)
+    >>> a = rng.normal(size=3)
+    >>> b = set_seed(1).normal(size=3)
+    >>> bool((a == b).all())
+    True
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is in the lock file
+        pass
+    else:
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return np.random.default_rng(seed)
+
+
+def get_device(device: str = "auto"):
+    """Return the torch device to train on.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda", "mps"} or str
+        ``"auto"`` picks CUDA, then Apple MPS, then the CPU. The CPU always works.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> get_device("cpu").type
+    'cpu'
+    """
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available; use 'auto' or 'cpu'")
+    return dev
+
+
+def fast_mode() -> bool:
+    """Whether the notebooks run in their small, CI-sized mode.
+
+    Reads the environment variable ``JETAD_FAST``: ``1/true/yes/on`` means fast,
+    ``0/false/no/off`` or unset means full. Anything else is an error, so a typo never
+    silently starts a full-size run.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import os
+    >>> saved = os.environ.get("JETAD_FAST")
+    >>> os.environ["JETAD_FAST"] = "1"; fast_mode()
+    True
+    >>> os.environ["JETAD_FAST"] = "off"; fast_mode()
+    False
+    >>> os.environ["JETAD_FAST"] = saved if saved is not None else ""
+    """
+    raw = os.environ.get("JETAD_FAST")
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"JETAD_FAST={raw!r} is not understood; set JETAD_FAST=1 for fast mode "
+        "or JETAD_FAST=0 (or unset it) for full mode"
+    )
+
+
+def data_dir() -> Path:
+    """Directory where generated data sets are cached.
+
+    ``$JETAD_DATA`` if set (e.g. one shared, pre-generated directory on a JupyterHub),
+    otherwise the repository's ``data/`` folder, otherwise ``~/.cache/jetad/data``.
+    The directory is not created here; writers create it when they need to.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    env = os.environ.get("JETAD_DATA")
+    if env:
+        return Path(env).expanduser().resolve()
+    if _REPO_DATA.is_dir():
+        return _REPO_DATA
+    return Path.home() / ".cache" / "jetad" / "data"
+
+
+def _writable(path: Path) -> bool:
+    """True if ``path`` exists and is writable, or could be created."""
+    path = Path(path)
+    while not path.exists():
+        if path.parent == path:
+            return False
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+
+
+def checkpoint_dir() -> Path:
+    """Directory for trained-model checkpoints and scan results.
+
+    ``$JETAD_CHECKPOINTS`` if set; otherwise ``<data_dir>/checkpoints`` when that is
+    writable; otherwise a per-user ``~/.cache/jetad/checkpoints`` (so a shared, read-only
+    ``$JETAD_DATA`` is never written to).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    env = os.environ.get("JETAD_CHECKPOINTS")
+    if env:
+        return Path(env).expanduser().resolve()
+    candidate = data_dir() / "checkpoints"
+    if _writable(candidate):
+        return candidate
+    return Path.home() / ".cache" / "jetad" / "checkpoints"
+
+
+def check_between(name: str, value, lo: float, hi: float) -> float:
+    """Assert that a number lies in ``[lo, hi]``; raise a clear error otherwise.
+
+    Used inside notebooks so that a wrong physics result fails the notebook run (and CI)
+    instead of printing quietly.
+
+    Parameters
+    ----------
+    name : str
+        What the number is, used in the message.
+    value : float
+        The number to check (a 0-d array or tensor is accepted).
+    lo, hi : float
+        Inclusive bounds; use ``-math.inf`` / ``math.inf`` for a one-sided check.
+
+    Returns
+    -------
+    float
+        ``value`` as a Python float, so the call can be used inline.
+
+    Raises
+    ------
+    AssertionError
+        If ``value`` is NaN or outside ``[lo, hi]``.
+
+    Examples
+    --------
+    >>> check_between("AUC", 0.93, 0.9, 1.0)
+    0.93
+    >>> check_between("AUC", 0.42, 0.9, 1.0)
+    Traceback (most recent call last):
+    ...
+    AssertionError: check failed: AUC = 0.42 is outside the expected range [0.9, 1]
+    """
+    if lo > hi:
+        raise ValueError(f"check_between({name!r}): lo={lo} is larger than hi={hi}")
+    v = float(value)
+    if math.isnan(v) or not (lo <= v <= hi):
+        raise AssertionError(
+            f"check failed: {name} = {v:.4g} is outside the expected range [{lo:.4g}, {hi:.4g}]"
+        )
+    return v
