@@ -17,12 +17,13 @@ NO_BROWSER := $(if $(CI),--no-browser,$(if $(DISPLAY)$(WAYLAND_DISPLAY),,$(if $(
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup lab test exercises clean-venv
+.PHONY: help setup lab test exercises record clean-venv
 
 help:
 	@echo "make lab    - set up .venv (first time only) and open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv and run unit tests, doctests and all notebooks (fast mode)"
 	@echo "make exercises - regenerate notebooks/exercises/ from the solution notebooks"
+	@echo "make record - re-run the notebooks (fast mode), store their check outputs, rebuild exercises"
 
 # Creates the venv if missing; reinstalls only when requirements.lock or pyproject.toml changed.
 setup:
@@ -50,11 +51,19 @@ lab: setup
 	@echo ">>> starting JupyterLab on notebooks/ (stop it with Ctrl-C)"
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(NO_BROWSER) $(LAB_ARGS)
 
+# Checkpoints go to a fresh temporary directory, so every run really trains (fast mode).
 test: setup
-	JETAD_FAST=1 $(PY) -m pytest jetad_utils tests \
-	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb $(PYTEST_ARGS)
+	@ckpt=$$(mktemp -d); \
+	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt $(PY) -m pytest jetad_utils tests \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb $(PYTEST_ARGS); \
+	status=$$?; rm -rf "$$ckpt"; exit $$status
 
 exercises: setup
+	$(PY) -m jetad_utils.exercises build
+
+# after editing a notebook: store the outputs of its "# NBVAL_CHECK_OUTPUT" cells, rebuild exercises
+record: setup
+	$(PY) -m jetad_utils.nbtools record notebooks/[0-9]*.ipynb
 	$(PY) -m jetad_utils.exercises build
 
 clean-venv:

@@ -99,7 +99,7 @@ def plot_roc(y_true, scores: dict, ax=None, rejection: bool = True):
         ax.set_ylabel(r"background efficiency $\epsilon_B$")
     ax.set_xlabel(r"signal efficiency $\epsilon_S$")
     ax.set_xlim(0, 1)
-    ax.legend()
+    ax.legend(loc="lower left" if rejection else "lower right")
     return ax
 
 
