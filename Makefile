@@ -14,6 +14,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.jetad-installed
 # no browser on CI or on a Linux box without a display (JupyterLab prints the URL + token)
 NO_BROWSER := $(if $(CI),--no-browser,$(if $(DISPLAY)$(WAYLAND_DISPLAY),,$(if $(filter Linux,$(shell uname -s)),--no-browser,)))
+# Jupyter refuses to run as root unless told (containers, cloud VMs)
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
@@ -49,7 +51,7 @@ setup:
 
 lab: setup
 	@echo ">>> starting JupyterLab on notebooks/ (stop it with Ctrl-C)"
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(NO_BROWSER) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS)
 
 # Checkpoints go to a fresh temporary directory, so every run really trains (fast mode).
 test: setup

@@ -144,7 +144,8 @@ def exercise_notebook(solution_path) -> nbformat.NotebookNode:
         dup = set(numbers) & set(seen)
         if dup or len(set(numbers)) != len(numbers):
             raise ExerciseMarkupError(
-                f"{solution_path.name}: exercise number(s) {sorted(dup) or numbers} used twice"
+                f"{solution_path.name} cell {i}: exercise number(s) {sorted(dup) or numbers} "
+                "used twice; give every exercise its own number N.M"
             )
         seen += numbers
         cell.source = new
@@ -193,12 +194,20 @@ def _render(nb) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def _apply_umask(path) -> None:
+    """mkstemp creates files readable by the owner only; give them the usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        _apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -157,11 +157,19 @@ def sic_curve(y_true, score, min_background: int = 1):
 
 
 def _eps_s_at(eps_b_target, eps_b, eps_s):
-    """εS at a given εB, interpolating linearly along the ROC curve."""
-    # eps_b is non-decreasing; for repeated eps_b keep the largest eps_s (the ROC's upper edge)
-    xb, idx = np.unique(eps_b[::-1], return_index=True)
-    ys = eps_s[::-1][idx]
-    return float(np.interp(eps_b_target, xb, ys))
+    """εS at a given εB, following the ROC curve (linear between consecutive points).
+
+    ``eps_b`` is non-decreasing. Where the curve jumps vertically at ``eps_b == target`` the
+    highest εS of the jump is taken (that selection exists); between two distinct εB values the
+    curve is interpolated from the last point at or below the target to the next one.
+    """
+    i = int(np.searchsorted(eps_b, eps_b_target, side="right")) - 1
+    if i < 0:
+        return 0.0
+    if eps_b[i] == eps_b_target or i == len(eps_b) - 1:
+        return float(eps_s[i])
+    frac = (eps_b_target - eps_b[i]) / (eps_b[i + 1] - eps_b[i])
+    return float(eps_s[i] + frac * (eps_s[i + 1] - eps_s[i]))
 
 
 def efficiency_at_rejection(y_true, score, rejection: float = 100.0) -> float:

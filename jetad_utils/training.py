@@ -268,6 +268,9 @@ def _atomic_save(obj, path: Path) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(obj, fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; others may share them
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
