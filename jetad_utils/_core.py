@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +217,35 @@ def check_between(name: str, value, lo: float, hi: float) -> float:
             f"check failed: {name} = {v:.4g} is outside the expected range [{lo:.4g}, {hi:.4g}]"
         )
     return v
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb", **open_kwargs):
+    """Open a temporary file next to ``path``; on success rename it onto ``path``.
+
+    An exception (or an interrupt) inside the ``with`` block removes the temporary file, so a
+    reader never sees a half-written ``path``. The file gets the usual permissions (0666 minus
+    the umask), so others can read a shared cache.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> with atomic_write(target, "w") as fh:
+    ...     _ = fh.write("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as fh:
+            yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

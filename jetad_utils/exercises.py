@@ -32,13 +32,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
+
+from ._core import atomic_write
 
 __all__ = ["ExerciseMarkupError", "make_stub_source", "exercise_notebook", "build", "check",
            "solution_notebooks", "stub_cells"]
@@ -194,33 +194,15 @@ def _render(nb) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def _apply_umask(path) -> None:
-    """mkstemp creates files readable by the owner only; give them the usual permissions."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        _apply_umask(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build(root="notebooks") -> list[Path]:
     """Write ``root/exercises/NN_name.ipynb`` for every solution notebook; return the paths."""
     root = Path(root)
     written = []
     for sol in solution_notebooks(root):
         target = root / EXERCISE_DIR / sol.name
-        _atomic_write_text(target, _render(exercise_notebook(sol)))
+        text = _render(exercise_notebook(sol))
+        with atomic_write(target, "w", encoding="utf-8") as fh:
+            fh.write(text)
         written.append(target)
     return written
 

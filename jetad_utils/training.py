@@ -11,9 +11,7 @@ import copy
 import hashlib
 import inspect
 import json
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._core import checkpoint_dir
+from ._core import atomic_write, checkpoint_dir
 
 __all__ = ["fit", "train_or_load", "batched"]
 
@@ -262,21 +260,6 @@ def _jsonable(value):
     return repr(value)
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; others may share them
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def train_or_load(
     model: torch.nn.Module,
     loss_fn,
@@ -364,7 +347,8 @@ def train_or_load(
                  "fit": json.dumps(key_fields["fit"]), "torch": key_fields["torch"]},
     }
     try:
-        _atomic_save(blob, path)
+        with atomic_write(path) as fh:
+            torch.save(blob, fh)
     except OSError as exc:
         raise OSError(
             f"cannot write checkpoint to {directory} ({exc.strerror}); make it writable or set "
