@@ -220,12 +220,35 @@ def check_between(name: str, value, lo: float, hi: float) -> float:
 
 
 @contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    For writers that want a file name rather than a handle (h5py). An exception or an
+    interrupt inside the block removes the temporary file, so ``path`` is never half-written.
+    The file gets the usual permissions (0666 minus the umask), so others can read a shared
+    cache.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_write(path, mode: str = "wb", **open_kwargs):
     """Open a temporary file next to ``path``; on success rename it onto ``path``.
 
     An exception (or an interrupt) inside the ``with`` block removes the temporary file, so a
-    reader never sees a half-written ``path``. The file gets the usual permissions (0666 minus
-    the umask), so others can read a shared cache.
+    reader never sees a half-written ``path``.
 
     Examples
     --------
@@ -236,16 +259,6 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     >>> target.read_text()
     'done'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **open_kwargs) as fh:
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **open_kwargs) as fh:
             yield fh
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
