@@ -157,6 +157,10 @@ def jet_images(data, size=40, *, radius=0.8, centre=True, rotate=True, flip=True
     >>> [int(i) for i in np.argwhere(img[0, 0])[0]]   # row (Δφ), column (Δη)
     [1, 2]
     """
+    missing = [k for k in ("parts", "mask") if k not in data]
+    if missing:
+        raise KeyError(f"jet_images needs the key(s) {missing} (constituents and their mask), as "
+                       "in jetad_utils.data.load('jets', n); got keys " + ", ".join(map(str, data)))
     parts = np.asarray(data["parts"])
     mask = np.asarray(data["mask"], dtype=bool)
     if parts.ndim != 3 or parts.shape[2] < 3 or mask.shape != parts.shape[:2]:

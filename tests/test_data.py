@@ -31,7 +31,7 @@ def store(tmp_path, monkeypatch):
     root = tmp_path / "data"
     monkeypatch.setenv("JETAD_DATA", str(root))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in ("lhco", "jets"):
+    for name in ("lhco", "jets", "events"):
         monkeypatch.setitem(data._SPECS, name, dataclasses.replace(data._SPECS[name], chunk_size=SMALL))
     return root
 
@@ -288,3 +288,18 @@ def test_cli_entry_point_is_installed():
                          text=True, timeout=120)
     assert bad.returncode == 2 and "unknown data set 'nope'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_event_weights_sum_to_the_cross_section(store):
+    import h5py
+
+    out = data.load("events", 2 * SMALL + 10, process="diboson", progress=False, jobs=1)
+    sigmas = []
+    for chunk in sorted(Path(store).glob("events/*/seed0/chunk_*.h5")):
+        with h5py.File(chunk, "r") as fh:
+            sigmas.append(fh["weight"][()].sum())  # one chunk: weights sum to its sigma
+    assert len(sigmas) == 3 and min(sigmas) > 0
+    rows = [SMALL, SMALL, 10]
+    expected = sum(r * s for r, s in zip(rows, sigmas)) / sum(rows)
+    assert out["weight"].sum() == pytest.approx(expected, rel=1e-5)
+    assert np.all(out["weight"] > 0)

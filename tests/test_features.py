@@ -192,3 +192,12 @@ def test_wrap_phi_range():
     assert np.all((w > -np.pi) & (w <= np.pi))
     np.testing.assert_allclose(np.cos(w), np.cos(x), atol=1e-9)
     np.testing.assert_allclose(np.sin(w), np.sin(x), atol=1e-9)
+
+
+def test_jet_images_missing_column_names_the_key():
+    import pytest
+
+    from jetad_utils.features import jet_images
+
+    with pytest.raises(KeyError, match=r"needs the key\(s\) \['mask'\]"):
+        jet_images({"parts": np.zeros((2, 3, 4))})
