@@ -451,7 +451,7 @@ def _max_jet_rapidity(pt_min: float, sqrt_s: float = 13000.0) -> float:
     |y| <= arccosh(sqrt(s) / (2 pT)).
 
     >>> round(_max_jet_rapidity(550.0), 3)
-    3.16
+    3.161
     """
     return float(np.arccosh(max(sqrt_s / (2.0 * pt_min), 1.0)))
 
