@@ -557,7 +557,7 @@ PREPARE_PLAN = [
 
 
 #: measured rows per second on one core (MPI off) where they differ from the data set's default
-_RATES = {("lhco", "qcd"): 70.0, ("lhco", "signal"): 370.0, ("jets", "qcd"): 160.0,
+_RATES = {("lhco", "qcd"): 70.0, ("lhco", "signal"): 370.0, ("jets", "qcd"): 65.0,
           ("jets", "hlqq"): 120.0, ("jets", "tbl"): 80.0}
 
 

@@ -2,7 +2,7 @@
 electrons, muons, photons, MET), and the four Dark Machines channel selections.
 
 The Dark Machines anomaly score challenge (Aarrestad et al., arXiv 2105.14027; the data used by
-Ostdiek, SciPost Phys. 12, 045, seed ``003``) describes each 13 TeV event
+Ostdiek, SciPost Phys. 12, 045) describes each 13 TeV event
 by at most 20 reconstructed objects, each with a type and (E, pT, eta, phi), plus the missing
 transverse momentum. This module makes events of the same shape on a laptop.
 
@@ -17,7 +17,7 @@ leptons from jets, and MET comes only from neutrinos and invisible BSM particles
 particles outside |eta| < 4.9). The point is the structure of the data (sets of typed
 four-vectors with MET), not a calibrated reproduction of the challenge.
 
-Object definitions (constants below; the channel cuts are the challenge's, seed 003)
+Object definitions (constants below; the channel cuts are the challenge's)
 ----------------------------------------------------------------------------------
 * Visible final state: every stable particle except neutrinos and the invisible BSM particles
   (:data:`jetad_utils.pythia_tools.INVISIBLE_IDS`).
@@ -41,7 +41,7 @@ Object definitions (constants below; the channel cuts are the challenge's, seed 
   |eta| < 4.9 (calorimeter coverage), i.e. the neutrinos/DM plus the little that escapes
   along the beams (~ a few GeV).
 * **HT**: the scalar sum of the pT of all jets (light and b-tagged, pT > 20 GeV, |eta| < 2.8).
-  The seed does not define HT beyond "hadronic activity"; this is the usual definition, with
+  Ostdiek (SciPost Phys. 12, 045) does not define HT beyond "hadronic activity"; this is the usual definition, with
   the jets of the event description (b-jets included, leptons and photons not).
 
 Event layout (the dict :func:`generate_events` returns; n events along axis 0)
@@ -235,7 +235,7 @@ EVENTS_OPTIONS = {
     "mpi": (False, bool),
 }
 
-#: the Dark Machines channels (seed 003): name -> description
+#: the Dark Machines channels (Ostdiek, SciPost Phys. 12, 045): name -> description
 CHANNELS = {
     "1": "HT >= 600, MET >= 200, MET/HT >= 0.2, >= 4 jets (incl. b) with pT >= 50, one >= 200",
     "2a": ">= 3 leptons (e, mu) with pT >= 15, MET >= 50",
@@ -546,7 +546,7 @@ def channel_mask(data: dict, channel: str) -> np.ndarray:
 
 
 def select_channel(data: dict, channel: str) -> dict:
-    """The events of ``data`` in a Dark Machines channel (seed 003, Aarrestad et al.).
+    """The events of ``data`` in a Dark Machines channel (Aarrestad et al., arXiv 2105.14027).
 
     ========  ====================================================================================
     ``"1"``   HT >= 600 GeV, MET >= 200 GeV, MET/HT >= 0.2, >= 4 jets (light or b) with

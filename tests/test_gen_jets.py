@@ -131,9 +131,10 @@ def test_constituents_ordered_padded_and_close_to_axis(jets, cls):
     assert np.all(np.diff(pt, axis=1)[mask[:, 1:]] <= 0), "constituents not ordered by decreasing pT"
     assert np.all(np.abs(parts[..., 2]) <= np.pi)
     # FastJet clusters in rapidity, Δη is in pseudorapidity: only soft massive hadrons (y ≠ η)
-    # can lie further than R from the axis in (η, φ)
+    # can lie further than R from the axis in (η, φ) (|y − η| shrinks like (m / pT)²: a 2 GeV
+    # proton can still sit ~0.08 outside, a 5 GeV one a few hundredths at most)
     dr = np.hypot(parts[..., 1], parts[..., 2])
-    assert dr[mask & (pt > 2.0)].max() < 0.8 * 1.05
+    assert dr[mask & (pt > 5.0)].max() < 0.8 * 1.05
     assert np.mean(dr[mask] < 0.8 * 1.05) > 0.99
     assert np.all(parts[..., 3][mask] >= parts[..., 0][mask] * (1 - 1e-6))  # E >= pT
     assert set(np.unique(pid[mask])) <= {-5, -4, -1, 1, 2, 3, 4, 5}
