@@ -551,7 +551,7 @@ PREPARE_PLAN = [
     *[("jets", {"cls": c}, 100_000 if c in ("qcd", "top", "w") else 20_000,
        5_000 if c == "qcd" else 1_000)
       for c in ("qcd", "top", "w", "z", "hbb", "hcc", "hgg", "h4q", "hlqq", "tbl")],
-    ("lhco", {"process": "qcd"}, 400_000, 20_000),
+    ("lhco", {"process": "qcd"}, 200_000, 20_000),
     ("lhco", {"process": "signal"}, 20_000, 2_000),
 ]
 
