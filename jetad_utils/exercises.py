@@ -39,6 +39,7 @@ from pathlib import Path
 import nbformat
 
 from ._core import atomic_write
+from .nbtools import strip_outputs
 
 __all__ = ["ExerciseMarkupError", "make_stub_source", "exercise_notebook", "build", "check",
            "solution_notebooks", "stub_cells"]
@@ -117,14 +118,6 @@ def make_stub_source(source: str, where: str = "cell") -> tuple[str, list[str]]:
     return "\n".join(out), numbers
 
 
-def _strip_outputs(nb) -> None:
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        cell.metadata.pop("execution", None)
-
-
 def exercise_notebook(solution_path) -> nbformat.NotebookNode:
     """The exercise version of one solution notebook (not written to disk).
 
@@ -154,7 +147,7 @@ def exercise_notebook(solution_path) -> nbformat.NotebookNode:
             f"{solution_path.name} has no '### BEGIN SOLUTION N.M: task' span; every tutorial "
             "notebook has exercises"
         )
-    _strip_outputs(ex)
+    strip_outputs(ex, keep_checks=False)  # students get no stored output at all
     banner = nbformat.v4.new_markdown_cell(
         f"> **Exercise version.** Generated from `../{solution_path.name}` by "
         "`python -m jetad_utils.exercises build`; do not edit it by hand. Cells marked "
