@@ -19,11 +19,12 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup lab test exercises record clean-venv
+.PHONY: help setup lab test test-full exercises record clean-venv
 
 help:
 	@echo "make lab    - set up .venv (first time only) and open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv and run unit tests, doctests and all notebooks (fast mode)"
+	@echo "make test-full - full-mode checks (tests marked slow: full-size scans and trainings, hours)"
 	@echo "make exercises - regenerate notebooks/exercises/ from the solution notebooks"
 	@echo "make record - re-run the notebooks (fast mode), store their check outputs, rebuild exercises"
 
@@ -57,8 +58,12 @@ lab: setup
 test: setup
 	@ckpt=$$(mktemp -d); \
 	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt $(PY) -m pytest jetad_utils tests \
-	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb $(PYTEST_ARGS); \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$ckpt"; exit $$status
+
+# Full-mode checks: the slow tests run the full-size scans/trainings (or load their cached results).
+test-full: setup
+	$(PY) -m pytest tests -m slow $(PYTEST_ARGS)
 
 exercises: setup
 	$(PY) -m jetad_utils.exercises build
