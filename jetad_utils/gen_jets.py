@@ -81,7 +81,7 @@ from __future__ import annotations
 import numpy as np
 
 from .features import safe_ratio, wrap_phi
-from .pythia_tools import MAX_PYTHIA_SEED, final_state, make_pythia, quiet_fastjet
+from .pythia_tools import MAX_PYTHIA_SEED, as_events, final_state_arrays, make_pythia, quiet_fastjet
 
 __all__ = [
     "JETS_OPTIONS", "LHCO_OPTIONS", "JET_CLASSES", "generate_jets", "generate_lhco", "particle_classes",
@@ -433,11 +433,14 @@ def _cluster(batch, pythia, radius, min_pt, y_max=None):
     import awkward as ak
     import fastjet
 
-    fs = final_state(batch, pythia)
+    arrays = final_state_arrays(batch, pythia)
+    keep = None
     if y_max is not None:
+        e, pz = arrays["E"], arrays["pz"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            y = 0.5 * np.log((fs.E + fs.pz) / (fs.E - fs.pz))
-        fs = fs[abs(y) < y_max]
+            y = 0.5 * np.log((e + pz) / (e - pz))
+        keep = abs(y) < y_max
+    fs = as_events(arrays, keep)
     cs = fastjet.ClusterSequence(fs, fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
     jets = cs.inclusive_jets(min_pt=min_pt)
     cons = ak.flatten(cs.constituents(min_pt=min_pt), axis=1)  # (all jets) * var * particle

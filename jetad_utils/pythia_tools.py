@@ -13,7 +13,7 @@ import sys
 import awkward as ak
 import numpy as np
 
-__all__ = ["COMMON_SETTINGS", "make_pythia", "final_state", "particle_charges", "quiet_fastjet",
+__all__ = ["COMMON_SETTINGS", "make_pythia", "final_state", "final_state_arrays", "as_events", "particle_charges", "quiet_fastjet",
            "MAX_PYTHIA_SEED", "cross_section_pb"]
 
 #: Pythia accepts seeds 1 ... 900 000 000.
@@ -74,11 +74,71 @@ def make_pythia(settings, seed: int, *, mpi: bool = False):
 
 
 def particle_charges(pythia, ids) -> np.ndarray:
-    """Electric charge (units of e) for an array of PDG ids, looked up once per distinct id."""
-    flat = np.asarray(ids)
-    unique, inverse = np.unique(flat, return_inverse=True)
-    table = np.array([pythia.particleData.charge(int(i)) for i in unique], dtype=np.float32)
-    return table[inverse].reshape(flat.shape)
+    """Electric charge (units of e) for an array of PDG ids.
+
+    Charges come from Pythia's particle table, looked up once per distinct id and remembered
+    for the process (the table is fixed after ``init``), so a batch of a million particles
+    costs one vectorised table lookup instead of a sort.
+    """
+    flat = np.asarray(ids, dtype=np.int64)
+    known, charges = _CHARGE_TABLE
+    idx = np.searchsorted(known, flat)
+    idx = np.minimum(idx, len(known) - 1) if len(known) else idx
+    hit = known[idx] == flat if len(known) else np.zeros(flat.shape, dtype=bool)
+    if not hit.all():
+        new = np.unique(flat[~hit])
+        values = np.array([pythia.particleData.charge(int(i)) for i in new], dtype=np.float32)
+        merged = np.concatenate([known, new])
+        order = np.argsort(merged, kind="stable")
+        _CHARGE_TABLE[:] = [merged[order], np.concatenate([charges, values])[order]]
+        return particle_charges(pythia, flat)
+    return charges[idx].reshape(flat.shape)
+
+
+#: sorted PDG ids seen so far and their charges (filled on demand by particle_charges)
+_CHARGE_TABLE = [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)]
+
+
+def final_state_arrays(batch, pythia, *, visible_only: bool = True) -> dict:
+    """Stable (final-state) particles of a ``nextBatch`` result as flat numpy arrays.
+
+    Same particles, in the same order, as :func:`final_state`, without building awkward
+    records (the fast path of the generators).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``px, py, pz, E`` (GeV), ``id`` (PDG), ``charge`` (float32, units of e), all
+        flat over the batch, and ``counts`` (n_events,) particles per event.
+    """
+    prt = batch.prt
+    n_all = ak.to_numpy(ak.num(prt.id, axis=1))
+    ids = ak.to_numpy(ak.flatten(prt.id, axis=None))
+    keep = ak.to_numpy(ak.flatten(prt.status, axis=None)) > 0
+    if visible_only:
+        keep &= ~np.isin(np.abs(ids), INVISIBLE_IDS)
+    event = np.repeat(np.arange(len(n_all)), n_all)[keep]
+    mom = prt.p
+    out = {f: ak.to_numpy(ak.flatten(mom[g], axis=None))[keep]
+           for f, g in (("px", "px"), ("py", "py"), ("pz", "pz"), ("E", "e"))}
+    out["id"] = ids[keep]
+    out["charge"] = particle_charges(pythia, out["id"])
+    out["counts"] = np.bincount(event, minlength=len(n_all))
+    return out
+
+
+def as_events(arrays: dict, keep=None):
+    """Awkward ``n * var * {px, py, pz, E, id, charge}`` from :func:`final_state_arrays` output,
+    optionally keeping only the flat particles where ``keep`` is true."""
+    counts = arrays["counts"]
+    fields = ("px", "py", "pz", "E", "id", "charge")
+    if keep is not None:
+        event = np.repeat(np.arange(len(counts)), counts)[keep]
+        counts = np.bincount(event, minlength=len(counts))
+        flat = {f: arrays[f][keep] for f in fields}
+    else:
+        flat = {f: arrays[f] for f in fields}
+    return ak.unflatten(ak.zip(flat), counts)
 
 
 def final_state(batch, pythia, *, visible_only: bool = True):
@@ -98,18 +158,7 @@ def final_state(batch, pythia, *, visible_only: bool = True):
     awkward.Array
         ``n * var * {px, py, pz, E, id, charge}`` (GeV, units of e).
     """
-    prt = batch.prt
-    keep = prt.status > 0
-    if visible_only:
-        aid = abs(prt.id)
-        for inv in INVISIBLE_IDS:
-            keep = keep & (aid != inv)
-    fs = prt[keep]
-    counts = ak.num(fs)
-    ids = ak.to_numpy(ak.flatten(fs.id))
-    charge = ak.unflatten(particle_charges(pythia, ids), counts)
-    return ak.zip({"px": fs.p.px, "py": fs.p.py, "pz": fs.p.pz, "E": fs.p.e, "id": fs.id,
-                   "charge": charge}, depth_limit=2)
+    return as_events(final_state_arrays(batch, pythia, visible_only=visible_only))
 
 
 def cross_section_pb(pythia) -> float:
