@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-__all__ = ["emd", "emds", "image_points", "jet_points"]
+__all__ = ["emd", "emds", "image_points", "jet_points", "kmedoids"]
 
 _MAX_ITER = 1_000_000
 
@@ -287,3 +287,67 @@ def _finer(tasks, n):
     for kind, lo, hi in tasks:
         for i in range(lo, hi):
             yield kind, i, i + 1
+
+
+def kmedoids(distances, k: int, *, random_state=0, max_iter: int = 100) -> np.ndarray:
+    """k medoids of a precomputed distance matrix: the k items that best *describe* the rest.
+
+    Minimises the total distance of every item to its nearest medoid, by alternating
+    assignment and medoid update (Voronoi iteration) from a k-means++ style start
+    (first medoid: the most central item; each next one drawn with probability ∝ distance² to
+    the medoids so far). Deterministic for a given ``random_state``.
+
+    Parameters
+    ----------
+    distances : ndarray (n, n)
+        Symmetric, non-negative, zero diagonal (e.g. ``emds(background)``).
+    k : int
+        1 <= k <= n.
+    random_state : int or numpy.random.Generator
+
+    Returns
+    -------
+    ndarray (k,) int
+        Indices of the medoids, sorted by how many items they represent (largest cluster first).
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 0.1, 0.2, 5.0, 5.1, 9.0])
+    >>> sorted(kmedoids(np.abs(x[:, None] - x[None, :]), 3).tolist())
+    [1, 3, 5]
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"distances must be a square (n, n) matrix, got shape {d.shape}")
+    n = d.shape[0]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(f"k must be an integer in 1..{n} (the number of items), got {k!r}")
+    if not np.all(np.isfinite(d)) or (d < 0).any():
+        raise ValueError("distances must be finite and non-negative")
+    rng = np.random.default_rng(random_state)
+    medoids = [int(np.argmin(d.sum(axis=1)))]
+    nearest = d[medoids[0]].copy()
+    while len(medoids) < k:
+        p = nearest ** 2
+        p[medoids] = 0.0
+        if p.sum() <= 0:  # fewer distinct items than k: take unused ones in order
+            pick = next(i for i in range(n) if i not in medoids)
+        else:
+            pick = int(rng.choice(n, p=p / p.sum()))
+        medoids.append(pick)
+        nearest = np.minimum(nearest, d[pick])
+    medoids = np.array(medoids)
+    for _ in range(max_iter):
+        label = np.argmin(d[medoids], axis=0)
+        label[medoids] = np.arange(k)
+        new = medoids.copy()
+        for c in range(k):
+            members = np.flatnonzero(label == c)
+            new[c] = members[np.argmin(d[np.ix_(members, members)].sum(axis=1))]
+        if np.array_equal(new, medoids):
+            break
+        medoids = new
+    label = np.argmin(d[medoids], axis=0)
+    sizes = np.bincount(label, minlength=k)
+    return medoids[np.argsort(-sizes, kind="stable")]
+

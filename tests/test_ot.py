@@ -124,3 +124,22 @@ def test_top_jets_are_farther_from_qcd_than_qcd_is_from_itself():
     raw = jet_images(qcd, centre=False, rotate=False, flip=False)[:40]
     gap = np.abs(ot.emds(qcd["parts"][:40], progress=False) - ot.emds(raw, progress=False))
     assert gap.max() <= pixel * np.sqrt(2) / 0.8 + 1e-9
+
+
+def test_kmedoids_finds_cluster_centres_and_beats_random_choice():
+    rng = np.random.default_rng(5)
+    centres = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    x = np.concatenate([c + rng.normal(0, 0.3, (30, 2)) for c in centres])
+    d = np.linalg.norm(x[:, None] - x[None, :], axis=-1)
+    med = ot.kmedoids(d, 3, random_state=1)
+    assert sorted(np.argmin(np.linalg.norm(x[med][:, None] - centres[None], axis=-1), axis=1)) == [0, 1, 2]
+    cost = d[med].min(axis=0).sum()
+    for seed in range(20):
+        rand = np.random.default_rng(seed).choice(len(x), 3, replace=False)
+        assert cost <= d[rand].min(axis=0).sum() + 1e-12
+    np.testing.assert_array_equal(med, ot.kmedoids(d, 3, random_state=1))
+    assert len(set(ot.kmedoids(d, 90).tolist())) == 90
+    with pytest.raises(ValueError, match="k must be"):
+        ot.kmedoids(d, 0)
+    with pytest.raises(ValueError, match="square"):
+        ot.kmedoids(d[:3], 2)
