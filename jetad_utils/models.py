@@ -1,6 +1,9 @@
 """Networks trained in the notebooks.
 
-Only architectures live here; their losses and anomaly scores are written in the notebooks.
+Mostly architectures: the notebooks write their losses and anomaly scores themselves. The
+exception is the β-weighted image-VAE loss (:func:`beta_vae_loss` and its pieces), which the
+scan engine :mod:`jetad_utils.scans` must import in its worker processes; notebook 03 writes
+the same loss in the notebook and checks it against these functions.
 """
 
 from __future__ import annotations
@@ -8,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["mlp", "DenseAutoencoder", "DenseVAE", "TorchMLPClassifier"]
+__all__ = ["mlp", "DenseAutoencoder", "DenseVAE", "TorchMLPClassifier", "ConvVAE", "RECON_METRICS",
+           "kl_divergence", "reconstruction_error", "beta_vae_loss", "check_metric"]
 
 
 def mlp(sizes, activation=nn.ReLU, final_activation=None) -> nn.Sequential:
@@ -192,3 +196,196 @@ class TorchMLPClassifier:
 
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
         return np.stack([1 - p, p], axis=1)
+
+
+# ----------------------------------------------------------------------------- image VAE
+
+#: reconstruction metrics understood by :func:`reconstruction_error` and :class:`ConvVAE` losses
+RECON_METRICS = ("mse", "bce", "l1")
+
+
+class ConvVAE(nn.Module):
+    """Convolutional variational autoencoder for square jet images ``(n, 1, S, S)``.
+
+    Encoder: three 3 × 3 convolutions (the last two with stride 2, so S → S/4), a dense layer,
+    and a linear map to the mean ``mu`` and log-variance ``logvar`` of q(z|x) = N(mu, sigma^2).
+    Decoder: the mirror image (dense, two stride-2 transposed convolutions, a 3 × 3
+    convolution) ending in a **softmax over the pixels**, so every reconstruction is, like the
+    input, a pT distribution that sums to 1. In ``eval()`` mode the decoder uses z = mu (no
+    sampling), so reconstructions and scores are deterministic.
+
+    Parameters
+    ----------
+    latent_dim : int
+        Size of z.
+    image_size : int
+        S, pixels per side; must be divisible by 4.
+    channels : tuple of two int
+        Feature maps after the first and after the down-sampling convolutions.
+    hidden : int
+        Width of the dense layer.
+
+    Shapes
+    ------
+    ``forward``: (n, 1, S, S) -> ``(x_hat (n, 1, S, S), mu (n, latent_dim), logvar (n, latent_dim))``;
+    ``encode``: (n, 1, S, S) -> ``(mu, logvar)``; ``decode``: (n, latent_dim) -> (n, 1, S, S).
+
+    Examples
+    --------
+    >>> vae = ConvVAE(latent_dim=3, image_size=8).eval()
+    >>> x_hat, mu, logvar = vae(torch.rand(5, 1, 8, 8))
+    >>> x_hat.shape, mu.shape, logvar.shape
+    (torch.Size([5, 1, 8, 8]), torch.Size([5, 3]), torch.Size([5, 3]))
+    >>> bool(torch.allclose(x_hat.sum(dim=(1, 2, 3)), torch.ones(5)))
+    True
+    """
+
+    def __init__(self, latent_dim: int = 8, image_size: int = 40, channels=(8, 16),
+                 hidden: int = 128):
+        super().__init__()
+        latent_dim, image_size, hidden = int(latent_dim), int(image_size), int(hidden)
+        c1, c2 = (int(c) for c in channels)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}")
+        if image_size < 4 or image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4 (two stride-2 layers), got {image_size}")
+        if min(c1, c2, hidden) < 1:
+            raise ValueError(f"channels and hidden must be positive, got {channels}, {hidden}")
+        self.latent_dim, self.image_size = latent_dim, image_size
+        small = image_size // 4
+        self._shape = (c2, small, small)
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c2, c2, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * small * small, hidden), nn.ReLU(),
+            nn.Linear(hidden, 2 * latent_dim),
+        )
+        self.decoder_dense = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.ReLU(),
+            nn.Linear(hidden, c2 * small * small), nn.ReLU(),
+        )
+        self.decoder_conv = nn.Sequential(
+            nn.ConvTranspose2d(c2, c2, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c1, 1, 3, padding=1),
+        )
+
+    def _check(self, x):
+        if x.ndim != 4 or x.shape[1] != 1 or x.shape[2] != self.image_size or x.shape[3] != self.image_size:
+            raise ValueError(
+                f"ConvVAE expects images of shape (n, 1, {self.image_size}, {self.image_size}), got "
+                f"{tuple(x.shape)}; build them with jetad_utils.features.jet_images(..., size="
+                f"{self.image_size})"
+            )
+
+    def encode(self, x: torch.Tensor):
+        """(mu, logvar) of q(z|x), each (n, latent_dim)."""
+        self._check(x)
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images (n, 1, S, S), each summing to 1 (softmax over the pixels)."""
+        h = self.decoder_dense(z).view(-1, *self._shape)
+        logits = self.decoder_conv(h).flatten(1)
+        return torch.softmax(logits, dim=1).view(-1, 1, self.image_size, self.image_size)
+
+    def forward(self, x: torch.Tensor):
+        mu, logvar = self.encode(x)
+        if self.training:
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        else:
+            z = mu
+        return self.decode(z), mu, logvar
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) per event, summed over the latent dimensions (nats).
+
+    KL = ½ Σ_k (mu_k² + sigma_k² − 1 − log sigma_k²).
+
+    Parameters
+    ----------
+    mu, logvar : Tensor, shape (n, latent_dim)
+
+    Returns
+    -------
+    Tensor, shape (n,)
+
+    Examples
+    --------
+    >>> kl_divergence(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 0.0]]))
+    tensor([0.5000])
+    """
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+
+
+def check_metric(metric: str) -> str:
+    """Return ``metric`` lower-cased if it is one of :data:`RECON_METRICS`, else raise."""
+    key = str(metric).lower()
+    if key not in RECON_METRICS:
+        raise ValueError(f"unknown reconstruction metric {metric!r}; use one of {list(RECON_METRICS)}")
+    return key
+
+
+def reconstruction_error(x: torch.Tensor, x_hat: torch.Tensor, metric: str = "mse") -> torch.Tensor:
+    """Per-image reconstruction error, **summed over the pixels** (not averaged).
+
+    ``"mse"``: Σ (x − x̂)²; ``"bce"``: binary cross-entropy of the pixel intensities,
+    −Σ [x log x̂ + (1 − x) log(1 − x̂)] (logs clipped at −100 as in torch); ``"l1"``: Σ |x − x̂|.
+
+    Parameters
+    ----------
+    x, x_hat : Tensor, shape (n, 1, H, W)
+        Input and reconstruction; intensities in [0, 1] for ``"bce"``.
+    metric : {"mse", "bce", "l1"}
+
+    Returns
+    -------
+    Tensor, shape (n,)
+        Higher = worse reconstruction (= more anomalous, when used as a score).
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 1, 2, 2); x[0, 0, 0, 0] = 1.0
+    >>> x_hat = torch.full((1, 1, 2, 2), 0.25)
+    >>> reconstruction_error(x, x_hat, "mse"), reconstruction_error(x, x_hat, "l1")
+    (tensor([0.7500]), tensor([1.5000]))
+    """
+    metric = check_metric(metric)
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
+    if metric == "mse":
+        per_pixel = (x - x_hat).pow(2)
+    elif metric == "l1":
+        per_pixel = (x - x_hat).abs()
+    else:
+        per_pixel = nn.functional.binary_cross_entropy(x_hat, x, reduction="none")
+    return per_pixel.flatten(1).sum(dim=1)
+
+
+def beta_vae_loss(model: nn.Module, x: torch.Tensor, beta: float, metric: str = "mse") -> torch.Tensor:
+    """Batch mean of L = (1 − β)·recon + β·KL (the β-weighted VAE loss).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Returns ``(x_hat, mu, logvar)`` (e.g. :class:`ConvVAE`).
+    x : Tensor, shape (n, 1, H, W)
+    beta : float
+        In [0, 1]: 0 is a plain autoencoder (plus noise), 1 keeps only the KL term.
+    metric : {"mse", "bce", "l1"}
+        See :func:`reconstruction_error`.
+
+    Returns
+    -------
+    Tensor, scalar
+    """
+    beta = float(beta)
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must lie in [0, 1] (loss = (1 - beta) recon + beta KL), got {beta}")
+    x_hat, mu, logvar = model(x)
+    return ((1.0 - beta) * reconstruction_error(x, x_hat, metric) + beta * kl_divergence(mu, logvar)).mean()
