@@ -1,7 +1,8 @@
 """Bump hunting in the latent space of a variational autoencoder (VAE) for dijet events.
 
 The pieces of the method of Bortolato, Dillon, Kamenik and Smolkovič (Phys. Rev. D 105,
-115009, arXiv:2104.08291) that are plumbing rather than the idea being taught:
+115009 (2022), doi:10.1103/PhysRevD.105.115009) that are plumbing rather than the idea being
+taught:
 
 * :class:`SeluVAE`: dense encoder and decoder (3 hidden layers of 64 SELU units each) with a
   small Gaussian latent space (one variable by default).
