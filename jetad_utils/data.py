@@ -561,7 +561,15 @@ _RATES = {("lhco", "qcd"): 70.0, ("lhco", "signal"): 370.0, ("jets", "qcd"): 65.
           ("jets", "hlqq"): 120.0, ("jets", "tbl"): 80.0}
 
 
+#: events channel samples (``channel=``): passing events per second on one core, measured
+#: rate x channel efficiency with the channel's generator cuts (jetad_utils.gen_events)
+_CHANNEL_RATES = {("ttbar_boosted", "3"): 54.0, ("wjets", "3"): 57.0, ("znunu", "3"): 72.0,
+                  ("ttbar_boosted", "1"): 11.0, ("wjets", "1"): 7.0, ("znunu", "1"): 14.0}
+
+
 def _rate(name: str, options: dict) -> float:
+    if name == "events" and options.get("channel", "all") != "all":
+        return _CHANNEL_RATES.get((options.get("process"), options["channel"]), 10.0)
     for value in options.values():
         if (name, value) in _RATES:
             return _RATES[(name, value)]
@@ -578,7 +586,14 @@ def _events_plan():
     """Every Dark-Machines-like process: (name, options, n full, n fast)."""
     from .gen_events import BACKGROUNDS, SIGNALS
 
-    return [("events", {"process": p}, 50_000, 2_000) for p in (*BACKGROUNDS, *SIGNALS)]
+    plain = [("events", {"process": p}, 50_000, 2_000) for p in (*BACKGROUNDS, *SIGNALS)]
+    # channel samples of notebook 05 (jetad_utils.sets.CHANNEL_BACKGROUNDS): (channel, process,
+    # n full, n fast); n fast = 0 means full mode only
+    channel = [("3", "ttbar_boosted", 20_000, 2_000), ("3", "wjets", 20_000, 1_000),
+               ("3", "znunu", 20_000, 1_000), ("1", "ttbar_boosted", 5_000, 0),
+               ("1", "wjets", 5_000, 0), ("1", "znunu", 5_000, 0)]
+    return plain + [("events", {"process": p, "channel": c}, n_full, n_fast)
+                    for c, p, n_full, n_fast in channel]
 
 
 def main(argv=None) -> int:
@@ -654,7 +669,8 @@ def main(argv=None) -> int:
         if args.command == "prepare":
             jobs = args.jobs or os.cpu_count() or 1
             plan = [(name, opts, n_fast if args.fast else n_full)
-                    for name, opts, n_full, n_fast in [*PREPARE_PLAN, *_events_plan()]]
+                    for name, opts, n_full, n_fast in [*PREPARE_PLAN, *_events_plan()]
+                    if (n_fast if args.fast else n_full) > 0]
             secs, size = _plan_estimate(plan, jobs)
             target = _roots()[1] or data_dir()
             print(f"jetad-data prepare ({'fast' if args.fast else 'full'} mode) into {target}:")

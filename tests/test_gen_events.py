@@ -345,3 +345,70 @@ def test_select_channel_errors():
         broken = {k: v for k, v in data.items() if k != key}
         with pytest.raises(ValueError, match=repr(key)):
             select_channel(broken, "3")
+
+
+# ------------------------------------------------------------------ channel-filtered samples
+def test_channel_option_contract():
+    assert EVENTS_OPTIONS["channel"] == ("all", ("all", "1", "2a", "2b", "3"))
+    assert ge.process_settings("wjets") == ge.PROCESSES["wjets"]
+    assert ge.process_settings("wjets", "3")[-1] == "PhaseSpace:pTHatMin = 250."
+    assert ge.process_settings("zp_dm", "3") == ge.PROCESSES["zp_dm"]   # no extra cut
+    for (proc, channel), extra in ge.CHANNEL_SETTINGS.items():
+        assert proc in ge.PROCESSES and channel in CHANNELS and extra
+    with pytest.raises(ValueError, match="unknown channel '4'"):
+        generate_events(10, seed=1, process="wjets", channel="4")
+
+
+def test_channel_sample_is_the_selected_prefix_of_the_plain_stream():
+    """Same seed and settings: the channel sample is exactly the passing events of the plain
+    stream (batches of 250), and its weights sum to sigma x passed / generated."""
+    plain = generate_events(500, seed=5, process="zp_dm", mpi=False)
+    passing = ge.channel_mask(plain, "3")
+    k = int(passing.sum())
+    first_batch = int(passing[:250].sum())
+    assert 0 < first_batch < k < 500          # the channel run then generates exactly 500
+    chan = generate_events(k, seed=5, process="zp_dm", mpi=False, channel="3")
+    for key in chan:
+        if key != "weight":
+            np.testing.assert_array_equal(chan[key], plain[key][passing], err_msg=key)
+    assert np.all(ge.channel_mask(chan, "3"))
+    np.testing.assert_allclose(chan["weight"], chan["weight"][0])
+    assert chan["weight"].sum() == pytest.approx(plain["weight"].sum() * k / 500, rel=1e-12)
+    # a shorter request is a prefix, and a repeat is bit-identical
+    short = generate_events(k // 2, seed=5, process="zp_dm", mpi=False, channel="3")
+    for key in short:
+        if key != "weight":
+            assert short[key].tobytes() == chan[key][: k // 2].tobytes(), key
+
+
+def test_channel_sample_with_generator_cut_is_pure_and_weighted():
+    out = generate_events(60, seed=3, process="wjets", mpi=False, channel="3")
+    assert len(out["met"]) == 60 and np.all(ge.channel_mask(out, "3"))
+    assert np.all(out["ht"] >= 600) and np.all(out["met"] >= 100)
+    # W + jet in channel 3 with pTHat >= 250: ~1.5 pb at LO (sigma 43.7 pb x ~3.5 %)
+    assert 0.5 < out["weight"].sum() < 4.0
+
+
+def test_channel_out_of_reach_raises(monkeypatch):
+    monkeypatch.setattr(ge, "_MIN_TRIAL", 250)
+    with pytest.raises(RuntimeError, match="zll events pass channel 1 too rarely: 0 of 250"):
+        generate_events(10, seed=1, process="zll", mpi=False, channel="1")
+
+
+def test_load_channel_sample_weights_sum_to_channel_cross_section(tmp_path, monkeypatch):
+    import dataclasses
+
+    from jetad_utils import data
+
+    monkeypatch.setenv("JETAD_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setitem(data._SPECS, "events",
+                        dataclasses.replace(data._SPECS["events"], chunk_size=30))
+    out = data.load("events", 50, process="zp_dm", channel="3", progress=False, jobs=1)
+    assert len(out["met"]) == 50 and np.all(ge.channel_mask(out, "3"))
+    again = data.load("events", 20, process="zp_dm", channel="3", progress=False, jobs=1)
+    np.testing.assert_array_equal(again["objects"], out["objects"][:20])
+    # zp_dm: ~6e-4 pb, of which ~16 % pass channel 3
+    assert 2e-5 < out["weight"].sum() < 3e-4
+    plain = data.load("events", 50, process="zp_dm", progress=False, jobs=1)
+    assert out["weight"].sum() < plain["weight"].sum()
