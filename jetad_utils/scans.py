@@ -62,9 +62,9 @@ SCORES = ("recon", "kl", "loss")
 #: the grids, data sizes and training settings of notebook 03 (fast mode, full mode)
 PRESETS = {
     "fast": {
-        "latents": [2, 16], "betas": [1e-4, 1e-3], "metrics": ["mse"],
+        "latents": [2, 16], "betas": [1e-4, 1e-2], "metrics": ["mse", "bce"],
         "n_qcd": 5_000, "n_signal": 1_000, "image_size": 40,
-        "training": {"epochs": 10, "batch_size": 128, "lr": 2e-3, "patience": 3},
+        "training": {"epochs": 8, "batch_size": 128, "lr": 2e-3, "patience": 3},
     },
     "full": {
         "latents": [2, 4, 8, 16, 32], "betas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
@@ -73,6 +73,9 @@ PRESETS = {
         "training": {"epochs": 40, "batch_size": 128, "lr": 1e-3, "patience": 5},
     },
 }
+
+#: bump when the columns of the table change (saved tables of older versions are then recomputed)
+TABLE_VERSION = 1
 
 #: minimum number of background events above a SIC threshold (statistical floor of max SIC)
 SIC_MIN_BACKGROUND = 20
@@ -300,6 +303,11 @@ def image_scores(model, images, beta: float, metric: str, batch_size: int = 2048
     return {"recon": r, "kl": k, "loss": (1.0 - beta) * r + beta * k}
 
 
+def _mean_mse(model, images) -> float:
+    """Mean over images of Σ (x − x̂)²: one yardstick of description for every metric."""
+    return float(image_scores(model, images, 0.0, "mse")["recon"].mean())
+
+
 def _point_settings(point: GridPoint, image_size: int) -> dict:
     return {"latent": point.latent, "beta": point.beta, "metric": point.metric,
             "image_size": image_size, "loss_code": _loss_source()}
@@ -342,8 +350,11 @@ def run_point(point: GridPoint, data: dict, *, training: dict | None = None, see
     Returns
     -------
     dict
-        ``latent, beta, metric, val_loss, val_recon, val_kl, epochs, best_epoch,
-        train_seconds, seconds, loaded, checkpoint, image_size`` and, for every signal and
+        ``latent, beta, metric, val_loss, val_recon, val_kl`` (means over the QCD validation
+        images of the loss, reconstruction error and KL), ``val_mse`` (mean Σ (x − x̂)² on the
+        same images, whatever the training metric: a common yardstick of how well the model
+        describes the background), ``epochs, best_epoch, train_seconds`` (of the training,
+        also when loaded), ``seconds`` (this call), ``loaded, checkpoint, image_size`` and, for every signal and
         score, ``auc_<signal>_<score>`` and ``sic_<signal>_<score>`` (maximum of εS/√εB with at
         least :data:`SIC_MIN_BACKGROUND` background events passing).
     """
@@ -363,7 +374,8 @@ def run_point(point: GridPoint, data: dict, *, training: dict | None = None, see
         background = image_scores(model, data["test_background"], point.beta, point.metric)
         row = {"latent": point.latent, "beta": point.beta, "metric": point.metric,
                "val_loss": float(val["loss"].mean()), "val_recon": float(val["recon"].mean()),
-               "val_kl": float(val["kl"].mean()), "epochs": int(history["epochs"]),
+               "val_kl": float(val["kl"].mean()), "val_mse": _mean_mse(model, data["val"]),
+               "epochs": int(history["epochs"]),
                "best_epoch": int(history["best_epoch"]),
                "train_seconds": round(float(history["seconds"]), 2)}
         for name, images in data["signals"].items():
@@ -535,7 +547,7 @@ def _parse(key: str, value: str):
 
 
 def _scan_key(grid, data, training, seed) -> str:
-    blob = {"grid": [asdict(p) for p in grid], "data": _fingerprint(data), "training": training,
+    blob = {"version": TABLE_VERSION, "grid": [asdict(p) for p in grid], "data": _fingerprint(data), "training": training,
             "seed": seed, "loss_code": _loss_source(), "model": str(ConvVAE(1, int(np.asarray(data["train"]).shape[-1]))),
             "torch": torch.__version__.split("+")[0]}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -779,8 +791,12 @@ def plot_heatmap(table: ScanTable, value: str, ax=None, *, fmt: str = "{:.2f}", 
 
 
 def plot_reconstructions(model, images, n: int = 4, axes=None, *, radius: float = 0.8,
-                         title: str = ""):
-    """Inputs (top row) and reconstructions (bottom row) of the first ``n`` images, log colour scale."""
+                         title: str = "", row_labels: bool = True):
+    """Inputs (top row) and reconstructions (bottom row) of the first ``n`` images, log colour scale.
+
+    ``axes``: a (2, n) array of Axes to draw into (default: a new figure); ``row_labels`` puts
+    "input" / "reconstruction" on the first column.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
@@ -798,7 +814,8 @@ def plot_reconstructions(model, images, n: int = 4, axes=None, *, radius: float 
             ax.imshow(np.clip(img, 1e-5, None), origin="lower", extent=ext, norm=norm, cmap="magma")
             ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
         axes[0][j].set_title(f"{title} #{j}", fontsize=9)
-    axes[0][0].set_ylabel("input"); axes[1][0].set_ylabel("reconstruction")
+    if row_labels:
+        axes[0][0].set_ylabel("input"); axes[1][0].set_ylabel("reconstruction")
     return axes
 
 

@@ -18,7 +18,7 @@ from jetad_utils.scans import GridPoint, ScanTable, make_grid, run_scan
 
 SIZE = 8
 TRAINING = {"epochs": 3, "batch_size": 64, "lr": 3e-3, "patience": 2}
-NUMERIC = ["val_loss", "val_recon", "val_kl", "epochs", "best_epoch",
+NUMERIC = ["val_loss", "val_recon", "val_kl", "val_mse", "epochs", "best_epoch",
            "auc_two_prong_recon", "auc_two_prong_kl", "auc_two_prong_loss",
            "auc_wide_recon", "auc_wide_kl", "auc_wide_loss", "sic_two_prong_recon"]
 
@@ -97,7 +97,7 @@ def test_table_rerun_and_parallel(tmp_path, data):
                 "checkpoint", *NUMERIC]:
         assert col in serial.columns
     assert not any(serial.column("loaded"))
-    aucs = numbers(serial)[:, 5:11]
+    aucs = numbers(serial)[:, 6:12]
     assert np.all((aucs >= 0) & (aucs <= 1))
     # physics of the toy: two-prong images are anomalous for every trained point's recon score
     assert serial.column("auc_two_prong_recon").min() > 0.7
