@@ -589,8 +589,8 @@ def _events_plan():
     plain = [("events", {"process": p}, 50_000, 2_000) for p in (*BACKGROUNDS, *SIGNALS)]
     # channel samples of notebook 05 (jetad_utils.sets.CHANNEL_BACKGROUNDS): (channel, process,
     # n full, n fast); n fast = 0 means full mode only
-    channel = [("3", "ttbar_boosted", 20_000, 2_000), ("3", "wjets", 20_000, 1_000),
-               ("3", "znunu", 20_000, 1_000), ("1", "ttbar_boosted", 5_000, 0),
+    channel = [("3", "ttbar_boosted", 10_000, 2_000), ("3", "wjets", 10_000, 1_000),
+               ("3", "znunu", 10_000, 1_000), ("1", "ttbar_boosted", 5_000, 0),
                ("1", "wjets", 5_000, 0), ("1", "znunu", 5_000, 0)]
     return plain + [("events", {"process": p, "channel": c}, n_full, n_fast)
                     for c, p, n_full, n_fast in channel]

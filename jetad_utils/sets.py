@@ -34,8 +34,9 @@ What is here
 :func:`significance_improvements`, :func:`total_improvements`
     SI = εS/√εB at fixed εB, with weighted backgrounds and a rule for εB points the test
     sample is too small to measure (reported as NaN, never extrapolated).
-:func:`channel_samples`, :func:`train_deepset`, :func:`run_scan`
-    Data preparation per channel, the paper's training schedule through
+:func:`channel_samples`, :func:`fit_scaler`, :func:`train_deepset`, :func:`run_scan`
+    Data preparation per channel (inputs standardised with the training background's mean
+    and standard deviation per feature), the paper's training schedule through
     :func:`jetad_utils.training.train_or_load`, and the (β, w) scan; from the command line:
     ``python -m jetad_utils.sets scan --help``.
 
@@ -63,11 +64,11 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "N_TYPES", "NO_OBJECT", "EPS_B", "MIN_EFFECTIVE_EVENTS", "CHANNEL_BACKGROUNDS", "FULL_SIZES",
+    "N_TYPES", "NO_OBJECT", "EPS_B", "MIN_EFFECTIVE_EVENTS", "CHANNEL_BACKGROUNDS", "FULL_SIZES", "SPLIT",
     "CHANNEL_SIGNALS", "event_features", "FSPool", "DeepSetEncoder", "SetDecoder", "DeepSetVAE",
     "kl_divergence", "chamfer_loss", "chamfer_loss_loop", "event_loss", "score_events",
     "significance_improvements", "best_significance_improvement", "total_improvements",
-    "channel_samples", "signal_samples", "train_deepset", "run_scan", "main",
+    "fit_scaler", "apply_scaler", "channel_samples", "signal_samples", "train_deepset", "run_scan", "main",
 ]
 
 #: object types of the events (j, b, e-, e+, mu-, mu+, gamma, MET: codes 1 ... 8)
@@ -91,7 +92,9 @@ CHANNEL_BACKGROUNDS = {
     "3": ("ttbar_boosted", "wjets", "znunu"),
 }
 #: full-mode background events per process in each channel (``jetad-data prepare``)
-FULL_SIZES = {"1": 5_000, "2b": 5_000, "3": 20_000}
+FULL_SIZES = {"1": 5_000, "2b": 5_000, "3": 10_000}
+#: train / validation / test fractions of each background process
+SPLIT = (0.5, 0.1, 0.4)
 #: signals evaluated in each channel (selected from the unfiltered signal samples)
 CHANNEL_SIGNALS = {
     "1": ("zp_dm", "zp_ttbar", "excited_q"),
@@ -639,6 +642,41 @@ def total_improvements(records) -> dict:
 # --------------------------------------------------------------------------------------------
 # data and training
 # --------------------------------------------------------------------------------------------
+def fit_scaler(sample: dict):
+    """Mean and standard deviation of each input feature over the real objects of a sample.
+
+    Parameters
+    ----------
+    sample : dict
+        With ``x`` (n, N, F) and ``mask`` (n, N) (as :func:`channel_samples` returns).
+
+    Returns
+    -------
+    mean, std : numpy.ndarray, (F,) float32
+
+    Examples
+    --------
+    >>> s = {"x": np.array([[[1.0, 0.0], [3.0, 2.0], [9.0, 9.0]]]), "mask": np.array([[True, True, False]])}
+    >>> [a.tolist() for a in fit_scaler(s)]
+    [[2.0, 1.0], [1.0, 1.0]]
+    """
+    real = np.asarray(sample["mask"], dtype=bool)
+    if not real.any():
+        raise ValueError("fit_scaler needs at least one real element (mask is all False)")
+    vals = np.asarray(sample["x"], dtype=np.float64)[real]
+    std = vals.std(axis=0)
+    return vals.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+
+
+def apply_scaler(sample: dict, mean, std) -> dict:
+    """A copy of ``sample`` with ``x`` standardised, (x - mean) / std, on real rows (padding 0)."""
+    out = dict(sample)
+    x = (np.asarray(sample["x"], dtype=np.float32) - mean) / std
+    x[~np.asarray(sample["mask"], dtype=bool)] = 0.0
+    out["x"] = x.astype(np.float32)
+    return out
+
+
 def _as_sample(events: dict, process: str) -> dict:
     x, types, mask = event_features(events)
     n = len(x)
@@ -652,7 +690,7 @@ def _concat(samples):
 
 
 def channel_samples(channel: str, n_per_process, processes=None, *, seed: int = 0,
-                    fractions=(0.6, 0.2, 0.2), progress: bool = True) -> dict:
+                    fractions=SPLIT, progress: bool = True) -> dict:
     """Background of a channel, split into train / val / test, as network inputs with weights.
 
     ``n_per_process`` is an int (the same for every process) or a dict process -> n.
@@ -790,8 +828,11 @@ def run_scan(channels, betas, ws, *, n_bkg: int, n_sig: int, seed: int = 0, epoc
     """
     records = []
     for channel in channels:
-        bkg = channel_samples(channel, n_bkg, seed=seed, progress=progress)
+        bkg = channel_samples(channel, n_bkg, seed=seed, fractions=SPLIT, progress=progress)
         sig = signal_samples(channel, n_sig, seed=seed, progress=progress)
+        mean, std = fit_scaler(bkg["train"])
+        bkg = {k: apply_scaler(v, mean, std) for k, v in bkg.items()}
+        sig = {k: apply_scaler(v, mean, std) for k, v in sig.items()}
         test = bkg["test"]
         for beta in betas:
             for w in ([ws[0]] if float(beta) == 1.0 else ws):
@@ -824,7 +865,7 @@ def main(argv=None) -> int:
     s.add_argument("--ws", nargs="+", type=float, default=[1.0, 10.0, 100.0])
     s.add_argument("--n-bkg", type=int, default=None,
                    help="events per background process (default: the prepared full-mode "
-                        "sizes, 20 000 in channel 3 and 5 000 in channels 1 and 2b)")
+                        "sizes, 10 000 in channel 3 and 5 000 in channels 1 and 2b)")
     s.add_argument("--n-sig", type=int, default=50_000, help="events per signal (before cuts)")
     s.add_argument("--epochs", type=int, default=100, help="at most (early stopping)")
     s.add_argument("--hidden", type=int, default=256)
