@@ -55,9 +55,11 @@ lab: setup
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS)
 
 # Checkpoints go to a fresh temporary directory, so every run really trains (fast mode).
+# Progress bars refresh at most every 2 s (TQDM_MININTERVAL): unattended kernels then send few
+# widget messages, so none is dropped from a busy kernel's output queue.
 test: setup
 	@ckpt=$$(mktemp -d); \
-	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt $(PY) -m pytest jetad_utils tests \
+	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt TQDM_MININTERVAL=2 $(PY) -m pytest jetad_utils tests \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$ckpt"; exit $$status
 
