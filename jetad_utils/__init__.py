@@ -5,7 +5,16 @@ One module per concern; a function lives in the module its name suggests:
 ``metrics``    ROC, AUC, SIC, efficiency at fixed rejection
 ``plotting``   ROC / SIC / score-histogram plots in one style
 ``training``   a seeded torch training loop and ``train_or_load`` (checkpoint cache)
-``models``     the networks the notebooks train
+``models``     the networks the notebooks train (set networks re-exported from ``sets``)
+``scans``      hyperparameter scans: cached grid points, tidy result tables, local processes
+               or Dask (``python -m jetad_utils.scans``)
+``ot``         optimal transport: energy mover's distances between jets (``emd``, ``emds``),
+               k-medoids representatives
+``sets``       deep sets on object lists: FSPool, the deep-set VAE, the Chamfer loss, SI / TI
+``latent``     the single-latent SELU VAE of the latent-space bump hunt, KL-peak stopping
+``bumphunt``   dijet fit, sidebands, local significance
+``data``       generated, cached data sets (``jetad-data``); ``gen_jets``, ``gen_events``,
+               ``pythia_tools`` generate them, ``features`` derives images and ratios
 ``toys``       exactly known toy densities (Gaussian background and signals)
 ``widgets``    thin ipywidgets wrappers over the tested functions above
 ``exercises``  builds the student copies of the notebooks (``python -m jetad_utils.exercises``)

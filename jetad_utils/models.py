@@ -389,3 +389,12 @@ def beta_vae_loss(model: nn.Module, x: torch.Tensor, beta: float, metric: str = 
         raise ValueError(f"beta must lie in [0, 1] (loss = (1 - beta) recon + beta KL), got {beta}")
     x_hat, mu, logvar = model(x)
     return ((1.0 - beta) * reconstruction_error(x, x_hat, metric) + beta * kl_divergence(mu, logvar)).mean()
+
+
+# ----------------------------------------------------------------------------- set networks
+# defined with their loss and scores in jetad_utils.sets (notebooks 05 and 06); one home for
+# every network the notebooks train
+from .sets import DeepSetEncoder, DeepSetVAE, FSPool, SetDecoder  # noqa: E402
+
+__all__ += ["FSPool", "DeepSetEncoder", "SetDecoder", "DeepSetVAE"]
+
