@@ -67,10 +67,10 @@ PRESETS = {
         "training": {"epochs": 8, "batch_size": 128, "lr": 2e-3, "patience": 3},
     },
     "full": {
-        "latents": [2, 4, 8, 16, 32], "betas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+        "latents": [2, 8, 32], "betas": [1e-4, 1e-3, 1e-2, 1e-1],
         "metrics": ["mse", "bce"],
-        "n_qcd": 100_000, "n_signal": 20_000, "image_size": 40,
-        "training": {"epochs": 40, "batch_size": 128, "lr": 1e-3, "patience": 5},
+        "n_qcd": 20_000, "n_signal": 10_000, "image_size": 40,
+        "training": {"epochs": 12, "batch_size": 128, "lr": 1e-3, "patience": 4},
     },
 }
 

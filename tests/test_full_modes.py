@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_03_full_image_vae_scan():
-    """Notebook 03, full grid (50 points, 100k QCD jets): hours the first time, then cached.
+    """Notebook 03, full grid (24 points, 20k QCD jets): about half an hour the first time, then cached.
 
     Checks: best AUC(top vs QCD) >= 0.8 over the grid and the scores, and the best grid point
     for top differs from the one for W, or the notebook prints, with numbers, that they
@@ -28,7 +28,7 @@ def test_03_full_image_vae_scan():
     data = scans.image_vae_data(preset["n_qcd"], preset["n_signal"], image_size=preset["image_size"], seed=0)
     grid = scans.make_grid(preset["latents"], preset["betas"], preset["metrics"])
     table = scans.run_scan(grid, data, training=preset["training"], seed=0, workers="auto")
-    assert len(table) == len(grid) == 50
+    assert len(table) == len(grid) == 24
 
     def best(signal):
         return max(((row, k, row[f"auc_{signal}_{k}"]) for row in table for k in scans.SCORES),
