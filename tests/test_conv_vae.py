@@ -21,12 +21,7 @@ SIZE = 16
 BETA = 1e-5   # small enough for the blobs not to collapse the posterior (their MSE is ~0.01)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def blobs(n, rng, centre=(0.0, 0.0), widths=(1.0, 2.0), size=SIZE):

@@ -23,12 +23,7 @@ NUMERIC = ["val_loss", "val_recon", "val_kl", "val_mse", "epochs", "best_epoch",
            "auc_wide_recon", "auc_wide_kl", "auc_wide_loss", "sic_two_prong_recon"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _blobs(n, rng, centres, width):

@@ -18,14 +18,7 @@ from jetad_utils.training import batched, evaluate_loss, fit, train_or_load
 N_FEATURES = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy machine OpenMP's spinning
-    threads make them 10-100x slower; results do not depend on it."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def mse_loss(model, batch):
