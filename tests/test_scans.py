@@ -11,7 +11,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from jetad_utils import scans
 from jetad_utils.scans import GridPoint, ScanTable, make_grid, run_scan
