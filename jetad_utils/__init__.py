@@ -11,6 +11,8 @@ One module per concern; a function lives in the module its name suggests:
 ``ot``         optimal transport: energy mover's distances between jets (``emd``, ``emds``),
                k-medoids representatives
 ``sets``       deep sets on object lists: FSPool, the deep-set VAE, the Chamfer loss, SI / TI
+``setvae``     Set-VAE and CLIP-VAE on jet constituents: class-conditioned decoder, the
+               class-matched Chamfer loss, the clipped KL term, the N-subjettiness baseline
 ``latent``     the single-latent SELU VAE of the latent-space bump hunt, KL-peak stopping
 ``bumphunt``   dijet fit, sidebands, local significance
 ``data``       generated, cached data sets (``jetad-data``); ``gen_jets``, ``gen_events``,

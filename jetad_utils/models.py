@@ -392,9 +392,10 @@ def beta_vae_loss(model: nn.Module, x: torch.Tensor, beta: float, metric: str = 
 
 
 # ----------------------------------------------------------------------------- set networks
-# defined with their loss and scores in jetad_utils.sets (notebooks 05 and 06); one home for
-# every network the notebooks train
+# defined with their losses and scores in jetad_utils.sets (notebook 05) and
+# jetad_utils.setvae (notebook 06); one home for every network the notebooks train
 from .sets import DeepSetEncoder, DeepSetVAE, FSPool, SetDecoder  # noqa: E402
+from .setvae import SetVAE  # noqa: E402
 
-__all__ += ["FSPool", "DeepSetEncoder", "SetDecoder", "DeepSetVAE"]
+__all__ += ["FSPool", "DeepSetEncoder", "SetDecoder", "DeepSetVAE", "SetVAE"]
 
