@@ -1,0 +1,132 @@
+"""The static HTML book (`make book`, jetad_utils.book).
+
+``test_book_of_every_notebook_in_fast_mode`` builds the whole book in fast mode, executing every
+``notebooks/[0-9]*.ipynb`` on a real kernel, and checks the site: one page per notebook, linked
+from the contents page with its runtime, with the plots rendered and no error output. The small
+tests build books of tiny notebooks made here, to check the mode rules (a cached full-mode
+result is used only for the exact notebook version it came from) and that an error is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from jetad_utils import book
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
+# how nbconvert renders an error output (checked against a real error below)
+ERROR_MARK = "Traceback (most recent call last)"
+
+
+def _tiny(path: Path, code: str, title: str = "# 99 · Tiny") -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(title),
+                                         nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _stdout(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs if o.output_type == "stream")
+
+
+def test_format_runtime_rejects_negative():
+    with pytest.raises(ValueError, match="non-negative"):
+        book.format_runtime(-1)
+
+
+def test_unknown_run_full_name_is_an_error(tmp_path):
+    nb = _tiny(tmp_path / "99_tiny.ipynb", "print(1)")
+    with pytest.raises(ValueError, match="no such notebook"):
+        book.build_book([nb], tmp_path / "out", run_full=["42"])
+    with pytest.raises(ValueError, match="mode must be"):
+        book.build_book([nb], tmp_path / "out", mode="full")
+
+
+@pytest.mark.notebook
+def test_full_mode_only_from_a_cached_run_of_the_same_version(tmp_path):
+    nb = _tiny(tmp_path / "99_tiny.ipynb", "from jetad_utils import fast_mode\nprint('fast:', fast_mode())")
+    cache, out = tmp_path / "cache", tmp_path / "out"
+
+    # nothing cached: fast mode
+    (entry,) = book.build_book([nb], out, cache=cache)
+    assert (entry.mode, entry.cached, entry.errors) == ("fast", False, 0)
+    assert _stdout(out / "99_tiny.ipynb") == "fast: True\n"
+
+    # a full-mode run is executed with JETAD_FAST=0 and cached ...
+    (entry,) = book.build_book([nb], out, cache=cache, run_full=["99"])
+    assert (entry.mode, entry.cached) == ("full", False)
+    assert _stdout(out / "99_tiny.ipynb") == "fast: False\n"
+    assert len(list(cache.glob("99_tiny.*.full.ipynb"))) == 1
+
+    # ... and used by the next build without executing again
+    (entry,) = book.build_book([nb], out, cache=cache)
+    assert (entry.mode, entry.cached) == ("full", True)
+    assert _stdout(out / "99_tiny.ipynb") == "fast: False\n"
+    index = (out / "index.html").read_text()
+    assert "full (cached)" in index
+    assert "executed in full mode (cached result)" in (out / "99_tiny.html").read_text()
+
+    # mode="fast" ignores the cache
+    (entry,) = book.build_book([nb], out, cache=cache, mode="fast")
+    assert (entry.mode, entry.cached) == ("fast", False)
+
+    # an edited notebook no longer matches its cached result: back to fast mode
+    _tiny(nb, "from jetad_utils import fast_mode\nprint('fast:',  fast_mode())")
+    (entry,) = book.build_book([nb], out, cache=cache)
+    assert (entry.mode, entry.cached) == ("fast", False)
+
+
+@pytest.mark.notebook
+def test_an_error_is_shown_marked_and_fails_the_build(tmp_path, capsys):
+    good = _tiny(tmp_path / "01_good.ipynb", "print('fine')", "# 01 · Good")
+    bad = _tiny(tmp_path / "02_bad.ipynb", "print('before')\n1 / 0", "# 02 · Bad")
+    out = tmp_path / "out"
+    status = book.main([str(good), str(bad), "--mode", "fast", "--out", str(out)])
+    assert status == 1
+    assert "errors in 02_bad" in capsys.readouterr().err
+    entries = {e["name"]: e for e in json.loads((out / "book.json").read_text())}
+    assert entries["01_good"]["errors"] == 0 and entries["02_bad"]["errors"] == 1
+    assert ERROR_MARK in (out / "02_bad.html").read_text()       # the page shows the traceback
+    assert ERROR_MARK not in (out / "01_good.html").read_text()
+    assert "1 error(s)" in (out / "index.html").read_text()
+    # neighbours are linked
+    assert 'href="02_bad.html"' in (out / "01_good.html").read_text()
+    assert 'href="01_good.html"' in (out / "02_bad.html").read_text()
+
+
+@pytest.mark.notebook
+def test_book_of_every_notebook_in_fast_mode(tmp_path):
+    assert NOTEBOOKS, "no notebooks found"
+    out = tmp_path / "book"
+    entries = book.build_book(None, out, mode="fast", cache=tmp_path / "cache", timeout=900)
+
+    assert [e.name for e in entries] == [p.stem for p in NOTEBOOKS]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    toc = index.split('<table id="toc">', 1)[1].split("</table>", 1)[0]
+    assert [m for m in re.findall(r'href="([^"]+)"', toc)] == [f"{p.stem}.html" for p in NOTEBOOKS]
+    for entry, path in zip(entries, NOTEBOOKS):
+        assert entry.mode == "fast" and not entry.cached
+        assert entry.errors == 0, f"{path.name} raised while building the book (see its page)"
+        page = (out / entry.page).read_text(encoding="utf-8")
+        source = nbformat.read(path, as_version=4)
+        assert entry.title and entry.title == book.notebook_title(source)
+        assert entry.title.split(" ")[0] in page                   # the notebook's heading
+        assert ERROR_MARK not in page, f"{entry.page} shows an error output"
+        assert "data:image/png;base64," in page, f"{entry.page} has no plot"
+        assert 'href="index.html"' in page
+        executed = nbformat.read(out / f"{entry.name}.ipynb", as_version=4)
+        assert all(o.output_type != "error" for c in executed.cells if c.cell_type == "code"
+                   for o in c.outputs)
+        ran = [c.execution_count for c in executed.cells if c.cell_type == "code" and c.source.strip()]
+        assert all(n is not None for n in ran), f"{path.name}: not every cell ran"
+        assert entry.runtime_s > 0
+        assert book.format_runtime(entry.runtime_s) in toc         # runtime in the contents
