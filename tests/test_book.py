@@ -130,3 +130,25 @@ def test_book_of_every_notebook_in_fast_mode(tmp_path):
         assert all(n is not None for n in ran), f"{path.name}: not every cell ran"
         assert entry.runtime_s > 0
         assert book.format_runtime(entry.runtime_s) in toc         # runtime in the contents
+
+
+# ----------------------------------------------------------------------------- Binder
+
+
+def test_binder_uses_the_same_pins():
+    """repo2docker reads binder/ (and then ignores the top-level files), so binder/ must carry
+    the same environment: an exact copy of environment.yml, then the whole lock without
+    resolving, then the package."""
+    binder = REPO / "binder"
+    assert (binder / "environment.yml").read_bytes() == (REPO / "environment.yml").read_bytes(), (
+        "binder/environment.yml differs from environment.yml: cp environment.yml binder/")
+    post = binder / "postBuild"
+    assert post.stat().st_mode & 0o111, "binder/postBuild must be executable"
+    commands = [line.strip() for line in post.read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert "python -m pip install --no-cache-dir --no-deps -r requirements.lock" in commands
+    assert "python -m pip install --no-cache-dir --no-deps -e ." in commands
+    start = binder / "start"
+    assert start.stat().st_mode & 0o111, "binder/start must be executable"
+    assert 'export JETAD_FAST="${JETAD_FAST:-1}"' in start.read_text()
+    assert start.read_text().rstrip().endswith('exec "$@"')
