@@ -18,8 +18,12 @@ NO_BROWSER := $(if $(CI),--no-browser,$(if $(DISPLAY)$(WAYLAND_DISPLAY),,$(if $(
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 PYTEST_ARGS ?=
+BOOK_ARGS ?=
+# node's configurable-http-proxy, the proxy JupyterHub needs (tests/test_hub.py), pinned, in the venv
+CHP_VERSION := 5.3.0
+CHP := $(VENV)/node/node_modules/.bin/configurable-http-proxy
 
-.PHONY: help setup lab test test-full exercises record clean-venv
+.PHONY: help setup lab test test-full exercises record clean-venv book test-book test-hub test-browser hub-proxy
 
 help:
 	@echo "make lab    - set up .venv (first time only) and open JupyterLab on notebooks/"
@@ -27,6 +31,8 @@ help:
 	@echo "make test-full - full-mode checks (tests marked slow: full-size scans and trainings, hours)"
 	@echo "make exercises - regenerate notebooks/exercises/ from the solution notebooks"
 	@echo "make record - re-run the notebooks (fast mode), store their check outputs, rebuild exercises"
+	@echo "make book   - execute every notebook and render a static HTML site in build/book/"
+	@echo "make test-book / test-hub / test-browser - only the book, JupyterHub or browser tests"
 
 # Creates the venv if missing; reinstalls only when requirements.lock or pyproject.toml changed.
 setup:
@@ -57,7 +63,7 @@ lab: setup
 # Checkpoints go to a fresh temporary directory, so every run really trains (fast mode).
 # Progress bars refresh at most every 2 s (TQDM_MININTERVAL): unattended kernels then send few
 # widget messages, so none is dropped from a busy kernel's output queue.
-test: setup
+test: setup hub-proxy
 	@ckpt=$$(mktemp -d); \
 	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt TQDM_MININTERVAL=2 $(PY) -m pytest jetad_utils tests \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \
@@ -66,6 +72,33 @@ test: setup
 # Full-mode checks: the slow tests run the full-size scans/trainings (or load their cached results).
 test-full: setup
 	$(PY) -m pytest tests -m slow $(PYTEST_ARGS)
+
+# Static HTML site of every notebook: cached full-mode results where they exist, else fast mode
+# (see jetad_utils/book.py). BOOK_ARGS="--mode fast" or "--run-full 01 07" change that.
+book: setup
+	$(PY) -m jetad_utils.book $(BOOK_ARGS)
+
+# The workshop and self-study tests alone (make test runs them too).
+test-book: setup
+	JETAD_FAST=1 TQDM_MININTERVAL=2 $(PY) -m pytest tests/test_book.py $(PYTEST_ARGS)
+
+test-hub: setup hub-proxy
+	JETAD_FAST=1 $(PY) -m pytest tests/test_hub.py $(PYTEST_ARGS)
+
+# needs Debian's chromium (apt-get install chromium; .ci/run installs it when missing)
+test-browser: setup
+	JETAD_FAST=1 $(PY) -m pytest tests/test_browser.py $(PYTEST_ARGS)
+
+# configurable-http-proxy $(CHP_VERSION) from npm into $(VENV)/node (skipped, with a note, without npm)
+hub-proxy:
+	@if [ -x "$(CHP)" ] && [ "$$($(CHP) --version 2>/dev/null)" = "$(CHP_VERSION)" ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  echo ">>> installing configurable-http-proxy $(CHP_VERSION) into $(VENV)/node (JupyterHub test)"; \
+	  npm install --prefix "$(VENV)/node" --no-audit --no-fund --loglevel=error \
+	    "configurable-http-proxy@$(CHP_VERSION)" >/dev/null; \
+	else \
+	  echo ">>> npm not found: the JupyterHub test (tests/test_hub.py) will be skipped"; \
+	fi
 
 exercises: setup
 	$(PY) -m jetad_utils.exercises build
