@@ -48,7 +48,7 @@ RUN_TIMEOUT = 900
 REDRAW_TIMEOUT = 300
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
+                  "--disable-dev-shm-usage", "--no-proxy-server"]
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

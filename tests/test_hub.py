@@ -252,9 +252,14 @@ def _wait(predicate, timeout: float, what: str, log: Path):
     pytest.fail(f"timed out waiting for {what}; hub log:\n{log.read_text(errors='replace')[-4000:]}")
 
 
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
 @pytest.fixture
-def hub(tmp_path):
+def hub(tmp_path, monkeypatch):
     """A running hub: yields (base URL, shared data dir, per-user homes, audit logs, log)."""
+    for var in PROXY_VARS:  # everything here talks to 127.0.0.1 directly
+        monkeypatch.delenv(var, raising=False)
     proxy = _proxy_command()
     if proxy is None:
         pytest.skip("configurable-http-proxy not found: run `make hub-proxy` (npm, pinned version)")
@@ -312,7 +317,8 @@ c.Spawner.environment = {{
 }}
 """)
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JETAD_", "JUPYTER", "MAKE", "MFLAGS", "PYTHONPATH"))}
+           if not k.startswith(("JETAD_", "JUPYTER", "MAKE", "MFLAGS", "PYTHONPATH"))
+           and k not in PROXY_VARS}
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
     log = tmp_path / "hub.log"
     before = _snapshot(shared)
