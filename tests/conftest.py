@@ -19,3 +19,40 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(saved)
+
+
+@pytest.fixture
+def run_full_mode(tmp_path, monkeypatch):
+    """Execute a notebook top to bottom in full mode (``JETAD_FAST=0``) with this interpreter.
+
+    Returns a function ``run(path, timeout_hours) -> notebook`` (executed, outputs included).
+    """
+    import json
+    import sys
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (test environment)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.setenv("JETAD_FAST", "0")
+
+    def run(path, timeout_hours: float = 4.0):
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, kernel_name="python3", timeout=int(timeout_hours * 3600),
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        return nb
+
+    return run
+
+
+def check_cell_lines(nb) -> list[str]:
+    """The printed lines of a notebook's single ``# NBVAL_CHECK_OUTPUT`` cell."""
+    checked = [c for c in nb.cells if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source]
+    assert len(checked) == 1
+    text = "".join(o.get("text", "") for o in checked[0].outputs)
+    return [line for line in text.splitlines() if line.strip()]
