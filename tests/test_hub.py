@@ -12,10 +12,10 @@ What is checked:
 * both runs finish without an error (the notebook's own ``check_between`` physics checks run),
   and each student's ``# NBVAL_CHECK_OUTPUT`` output equals the one stored in the notebook;
 * ``$JETAD_DATA`` is one shared directory, prepared once by this test and made read-only twice
-  over: ``chmod a-w`` as an instructor would, and, because the test runs as root (who ignores
-  permissions), each single-user server is started in its own mount namespace where that
-  directory is a read-only bind mount, so that *no* process of a student, root or not, can
-  write there (``EROFS``). From inside each student's kernel a write into it is tried and must
+  over: ``chmod a-w`` as an instructor would, and, because the servers run as the user running
+  the test, which is root in CI (root ignores permissions), each single-user server is started
+  in its own mount namespace where that directory is a read-only bind mount, so that *no*
+  process of a student, root or not, can write there (``EROFS``). From inside each student's kernel a write into it is tried and must
   fail;
 * nothing tried to write there during the notebook: every file-writing call of the students'
   Python processes (``open`` for writing, ``mkdir``, ``rename``, ``remove``, ``mkstemp``, ...)
@@ -25,12 +25,13 @@ What is checked:
   own ``~/.cache/jetad/checkpoints``, where the trained models are found afterwards;
 * a student's token cannot reach the other student's server, and a wrong password is refused.
 
-The single-user servers run as root with separate home directories (``HOME``): the
-interpreter of this checkout may live where other users cannot run it (``/root/.pyenv``), so
-system users cannot be used for the servers in every CI container. The read-only bind mount
+The single-user servers run as the user running the test (root in CI), with separate home
+directories (``HOME``): the interpreter of this checkout may live where other users cannot run
+it (``/root/.pyenv``), so separate system users cannot be used for the servers in every CI
+container. The read-only bind mount
 is what makes "cannot write" true regardless of the user. When ``unshare``/``mount`` are not
-permitted (not root, or a container without ``CAP_SYS_ADMIN``) the test is skipped with the
-reason.
+permitted (a container without ``CAP_SYS_ADMIN``, user namespaces disabled) the test is skipped
+with the reason. (As a normal user the same runs inside a user namespace, ``unshare -r``.)
 """
 
 from __future__ import annotations
@@ -130,17 +131,19 @@ def _proxy_command() -> str | None:
     return shutil.which("configurable-http-proxy")
 
 
+# a private mount namespace; as a normal user inside a new user namespace (-r), which may mount
+UNSHARE = ["unshare", "-m", "--propagation", "private"] + (["-r"] if os.geteuid() != 0 else [])
+
+
 def _read_only_mounts_work(tmp: Path) -> str | None:
     """None if a private mount namespace with a read-only bind mount works here, else why not."""
-    if os.geteuid() != 0:
-        return "needs root (a read-only bind mount in a private mount namespace)"
     if not shutil.which("unshare") or not shutil.which("mount"):
         return "needs unshare and mount (util-linux)"
     probe = tmp / "ro-probe"
     probe.mkdir()
     script = (f'mount --bind "{probe}" "{probe}" && mount -o remount,bind,ro "{probe}" && '
               f'! touch "{probe}/x" 2>/dev/null')
-    res = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+    res = subprocess.run([*UNSHARE, "sh", "-c", script],
                          capture_output=True, text=True, timeout=30)
     if res.returncode != 0 or (probe / "x").exists():
         return f"read-only bind mounts in a mount namespace are not permitted here: {res.stderr.strip()}"
@@ -265,7 +268,7 @@ def hub(tmp_path, monkeypatch):
         pytest.skip("configurable-http-proxy not found: run `make hub-proxy` (npm, pinned version)")
     why = _read_only_mounts_work(tmp_path)
     if why:
-        pytest.skip(f"cannot make the shared data directory read-only for root: {why}")
+        pytest.skip(f"cannot make the shared data directory read-only for the students: {why}")
 
     # the instructor's shared data directory, prepared once, then read-only
     shared = tmp_path / "shared-data"
@@ -302,8 +305,7 @@ c.SharedPasswordAuthenticator.user_password = {password!r}
 c.Authenticator.allowed_users = {set(STUDENTS)!r}
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = "{homes}/{{username}}"
-c.Spawner.cmd = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
-                 {READ_ONLY_WRAPPER!r}, {singleuser!r}]
+c.Spawner.cmd = {UNSHARE!r} + ["/bin/sh", "-c", {READ_ONLY_WRAPPER!r}, {singleuser!r}]
 c.Spawner.args = ["--allow-root"]
 c.Spawner.start_timeout = {STARTUP_TIMEOUT}
 c.Spawner.http_timeout = {STARTUP_TIMEOUT}
