@@ -1,0 +1,404 @@
+"""Mutation check: do the notebooks' own checks catch wrong physics?
+
+Each fault below is a small, deliberate bug (an anomaly score with the wrong sign, a VAE loss
+without its KL term, CWoLa trained on shuffled mixed-sample labels, top and QCD jets swapped
+by the data loader). For each fault, in turn, the repository's ``jetad_utils`` and solution
+notebooks are copied to a temporary directory, the fault is applied to the copy, and the
+notebook(s) that must catch it are executed there in fast mode, cell by cell, on a kernel that
+imports the mutated copy. A fault is *caught* when a cell raises (a ``check_between`` physics
+check, or any other error) or when the ``# NBVAL_CHECK_OUTPUT`` cell prints something other than
+the output recorded in the original notebook (what nbval compares in ``make test``). Execution
+stops at the first failure. Every fault must be caught.
+
+A fault is an exact source substring and its replacement; if the substring is not found exactly
+once (the code moved), the check stops with an error instead of silently testing nothing.
+
+Each run uses a fresh, empty ``$JETAD_CHECKPOINTS`` (nothing is loaded from an unmutated run)
+and reads the data sets from the original data directory (``$JETAD_DATA`` if set, else the
+repository's ``data/``); data the notebooks need is generated there on first use, as by
+``make test``.
+
+Usage::
+
+    python tests/mutation_check.py                 # every fault, two at a time
+    python tests/mutation_check.py --jobs 1 score-sign-autoencoder
+    python tests/mutation_check.py --list
+    python tests/mutation_check.py --baseline 01   # the unmutated notebook through the same runner
+
+Exit status 0 only if every fault was caught (with ``--baseline``: only if the notebooks pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CELL_TIMEOUT = 900          # seconds per cell, as in `make test`
+
+
+class MutationError(RuntimeError):
+    """A fault cannot be applied (its source substring is missing or not unique)."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A deliberate bug: replace ``old`` (found exactly once) by ``new`` in ``path``.
+
+    Parameters
+    ----------
+    name : str
+        Short identifier, used on the command line.
+    path : str
+        File relative to the repository root: a ``.py`` module or an ``.ipynb`` notebook (then
+        ``old`` must occur in exactly one cell's source, exactly once).
+    old, new : str
+        The exact source substring and its replacement.
+    notebooks : tuple of str
+        Notebook paths (relative to the root) whose checks must catch the fault; run in order,
+        stopping at the first that catches it.
+    what : str
+        One line describing the bug.
+    """
+
+    name: str
+    path: str
+    old: str
+    new: str
+    notebooks: tuple[str, ...]
+    what: str
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        name="score-sign-autoencoder",
+        path="notebooks/01_gaussian_outliers.ipynb",
+        old="    return ((x_hat - x) ** 2).sum(dim=1).numpy()",
+        new="    return -((x_hat - x) ** 2).sum(dim=1).numpy()",
+        notebooks=("notebooks/01_gaussian_outliers.ipynb",),
+        what="the autoencoder's anomaly score (fed to metrics.roc_auc) has the wrong sign",
+    ),
+    Fault(
+        name="score-sign-at-metrics-call",
+        path="notebooks/01_gaussian_outliers.ipynb",
+        old="aucs = {name: roc_auc(y_test, s) for name, s in scores.items()}",
+        new="aucs = {name: roc_auc(y_test, -s) for name, s in scores.items()}",
+        notebooks=("notebooks/01_gaussian_outliers.ipynb",),
+        what="every score is passed to metrics.roc_auc with the wrong sign (lower = more anomalous)",
+    ),
+    Fault(
+        name="kl-dropped",
+        path="notebooks/07_latent_bump_hunt.ipynb",
+        old="    return (alpha * mse + kl).mean()",
+        new="    return (alpha * mse).mean()",
+        notebooks=("notebooks/07_latent_bump_hunt.ipynb",),
+        what="the VAE loss of notebook 07 (used to train every latent-space VAE) has no KL term",
+    ),
+    Fault(
+        name="cwola-labels-shuffled",
+        path="notebooks/02_cwola.ipynb",
+        old="oof, cwola_models = kfold_scores(boosted_trees, x_mix, y_mix)",
+        new="oof, cwola_models = kfold_scores(boosted_trees, x_mix, "
+            "np.random.default_rng(12345).permutation(y_mix))",
+        notebooks=("notebooks/02_cwola.ipynb",),
+        what="CWoLa is trained on randomly shuffled mixed-sample (M1 vs M2) labels",
+    ),
+    Fault(
+        name="top-qcd-swapped",
+        path="jetad_utils/data.py",
+        old="    opts = _resolve_options(spec, options)\n    tag = _tag(spec, opts)\n"
+            "    size = spec.chunk_size",
+        new="    opts = _resolve_options(spec, options)\n"
+            "    if opts.get('cls') in ('top', 'qcd'):\n"
+            "        opts['cls'] = {'top': 'qcd', 'qcd': 'top'}[opts['cls']]\n"
+            "    tag = _tag(spec, opts)\n    size = spec.chunk_size",
+        notebooks=("notebooks/03_image_vae_scans.ipynb",),
+        what="data.load returns QCD jets when asked for top jets and top jets for QCD",
+    ),
+)
+
+
+# ----------------------------------------------------------------------------- applying faults
+
+def apply_fault(fault: Fault, root: Path) -> None:
+    """Apply ``fault`` to the copy of the repository at ``root`` (in place).
+
+    Raises
+    ------
+    MutationError
+        If the file is missing, or ``fault.old`` does not occur exactly once in it (in exactly
+        one cell for a notebook), or the replacement changes nothing.
+    """
+    if fault.old == fault.new:
+        raise MutationError(f"fault {fault.name!r}: the replacement equals the original text")
+    path = Path(root) / fault.path
+    if not path.is_file():
+        raise MutationError(f"fault {fault.name!r}: {fault.path} does not exist; update FAULTS "
+                            f"in {Path(__file__).name}")
+    if path.suffix == ".ipynb":
+        import nbformat
+
+        nb = nbformat.read(path, as_version=4)
+        counts = [c.source.count(fault.old) for c in nb.cells]
+        _require_once(fault, sum(counts))
+        cell = nb.cells[next(i for i, k in enumerate(counts) if k)]
+        cell.source = cell.source.replace(fault.old, fault.new)
+        nbformat.write(nb, path)
+    else:
+        text = path.read_text()
+        _require_once(fault, text.count(fault.old))
+        path.write_text(text.replace(fault.old, fault.new))
+
+
+def _require_once(fault: Fault, count: int) -> None:
+    if count != 1:
+        raise MutationError(
+            f"fault {fault.name!r}: the source text to mutate occurs {count} times in "
+            f"{fault.path} (expected exactly once); the code moved or changed, so update the "
+            f"fault's `old`/`new` in {Path(__file__).name}:\n{fault.old}")
+
+
+def copy_repository(root: Path, dest: Path, notebooks) -> Path:
+    """Copy ``jetad_utils/`` and the given notebooks of ``root`` into ``dest``; return ``dest``."""
+    root, dest = Path(root), Path(dest)
+    shutil.copytree(root / "jetad_utils", dest / "jetad_utils",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for nb in notebooks:
+        (dest / nb).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / nb, dest / nb)
+    return dest
+
+
+# ----------------------------------------------------------------------------- running notebooks
+
+def _stdout_lines(outputs) -> list[str]:
+    text = "".join(o.get("text", "") for o in outputs
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def run_notebook(path: Path, recorded: Path | None = None, *, env: dict | None = None,
+                 expect_package: Path | None = None, timeout: int = CELL_TIMEOUT) -> dict:
+    """Execute a notebook cell by cell, stopping at the first failure.
+
+    Parameters
+    ----------
+    path : Path
+        The notebook to run (its folder is the working directory).
+    recorded : Path, optional
+        Notebook whose ``# NBVAL_CHECK_OUTPUT`` cell output is the reference (default: ``path``).
+    env : dict, optional
+        Environment of the kernel (default: this process's).
+    expect_package : Path, optional
+        Fail with an error unless the kernel imports ``jetad_utils`` from this directory.
+
+    Returns
+    -------
+    dict
+        ``failed`` (bool), ``cell`` (index of the failing cell or None), ``kind``
+        ("error", "check output" or None), ``message`` (first lines), ``seconds``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    reference = nbformat.read(recorded or path, as_version=4)
+    env = dict(os.environ if env is None else env)
+    with tempfile.TemporaryDirectory(prefix="jetad-kernel-") as kdir:
+        spec = Path(kdir) / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (mutation check)", "language": "python"}))
+        env["JUPYTER_PATH"] = kdir
+        saved = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = kdir      # the kernel spec is looked up in this process
+        start = time.perf_counter()
+        result = {"failed": False, "cell": None, "kind": None, "message": ""}
+        try:
+            client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
+                                    resources={"metadata": {"path": str(path.parent)}})
+            with client.setup_kernel(env=env):
+                if expect_package is not None:
+                    probe = nbformat.v4.new_code_cell(
+                        "import os, jetad_utils\n"
+                        f"assert os.path.realpath(jetad_utils.__file__).startswith("
+                        f"{str(Path(expect_package).resolve())!r}), jetad_utils.__file__")
+                    client.execute_cell(probe, 0)
+                for i, cell in enumerate(nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    try:
+                        client.execute_cell(cell, i)
+                    except CellExecutionError as err:
+                        result.update(failed=True, cell=i, kind="error",
+                                      message=f"{err.ename}: {err.evalue}".strip())
+                        break
+                    if CHECK_MARK in cell.source:
+                        want = _stdout_lines(reference.cells[i].outputs)
+                        got = _stdout_lines(cell.outputs)
+                        if got != want:
+                            diff = [f"- {w}" for w in want if w not in got] + \
+                                   [f"+ {g}" for g in got if g not in want]
+                            result.update(failed=True, cell=i, kind="check output",
+                                          message="output differs from the recorded one:\n"
+                                          + "\n".join(diff))
+                            break
+        finally:
+            if saved is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = saved
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def _data_root() -> str:
+    if os.environ.get("JETAD_DATA"):
+        return os.environ["JETAD_DATA"]
+    sys.path.insert(0, str(ROOT))
+    from jetad_utils import data_dir
+
+    return str(data_dir())
+
+
+def kernel_env(copy: Path, checkpoints: Path) -> dict:
+    """Environment for a kernel that imports the mutated copy, in fast mode."""
+    env = dict(os.environ)
+    env.update(JETAD_FAST="1", JETAD_CHECKPOINTS=str(checkpoints), JETAD_DATA=_data_root(),
+               TQDM_MININTERVAL="2", MPLBACKEND="agg",
+               PYTHONPATH=os.pathsep.join([str(copy), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    return env
+
+
+def check_fault(fault: Fault | None, notebooks=None, *, root: Path = ROOT,
+                timeout: int = CELL_TIMEOUT) -> dict:
+    """Apply one fault to a fresh temporary copy and run its notebooks there.
+
+    ``fault=None`` runs the unmutated ``notebooks`` through the same machinery (a baseline).
+    Returns a dict with ``name``, ``caught`` (any notebook failed), ``notebook``, ``cell``,
+    ``kind``, ``message``, ``seconds``.
+    """
+    root = Path(root)
+    notebooks = tuple(notebooks or fault.notebooks)
+    name = fault.name if fault else "baseline"
+    start = time.perf_counter()
+    out = {"name": name, "caught": False, "notebook": None, "cell": None, "kind": None,
+           "message": "", "seconds": 0.0}
+    with tempfile.TemporaryDirectory(prefix=f"jetad-mutation-{name}-") as tmp:
+        copy = copy_repository(root, Path(tmp) / "repo",
+                               set(notebooks) | ({fault.path} if fault and fault.path.endswith(".ipynb") else set()))
+        if fault:
+            apply_fault(fault, copy)
+        checkpoints = Path(tmp) / "checkpoints"
+        checkpoints.mkdir()
+        env = kernel_env(copy, checkpoints)
+        for nb in notebooks:
+            res = run_notebook(copy / nb, root / nb, env=env, expect_package=copy / "jetad_utils",
+                               timeout=timeout)
+            if res["failed"]:
+                out.update(caught=True, notebook=nb, cell=res["cell"], kind=res["kind"],
+                           message=res["message"])
+                break
+    out["seconds"] = time.perf_counter() - start
+    return out
+
+
+# ----------------------------------------------------------------------------- command line
+
+def _first_lines(text: str, n: int = 4) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[:n] + (["..."] if len(lines) > n else []))
+
+
+def report(result: dict, baseline: bool = False) -> str:
+    head = f"{result['name']:28s}"
+    if result["caught"]:
+        status = "FAILED" if baseline else "caught"
+        where = f"{Path(result['notebook']).name} cell {result['cell']} ({result['kind']})"
+        body = "\n".join("      " + line for line in _first_lines(result["message"]).splitlines())
+        return f"{head} {status} in {result['seconds']:6.1f} s by {where}:\n{body}"
+    status = "passed" if baseline else "MISSED"
+    return f"{head} {status} in {result['seconds']:6.1f} s (every cell ran, check output as recorded)"
+
+
+def run_all(faults, jobs: int = 2, timeout: int = CELL_TIMEOUT, baseline_notebooks=None) -> list[dict]:
+    """Check every fault (or, with ``baseline_notebooks``, run those unmutated); print as they end."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import multiprocessing as mp
+
+    if baseline_notebooks:
+        tasks = [(None, (nb,)) for nb in baseline_notebooks]
+    else:
+        for fault in faults:                  # fail fast, before any notebook runs
+            with tempfile.TemporaryDirectory() as tmp:
+                apply_fault(fault, copy_repository(ROOT, Path(tmp), [fault.path] if fault.path.endswith(".ipynb") else []))
+        tasks = [(f, None) for f in faults]
+    results = []
+    print(f"mutation check: {len(tasks)} run(s), {jobs} at a time, fast mode", flush=True)
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(check_fault, f, nbs, timeout=timeout): (f, nbs) for f, nbs in tasks}
+        for k, fut in enumerate(as_completed(futures), 1):
+            f, nbs = futures[fut]
+            res = fut.result()
+            if f is None:
+                res["name"] = f"baseline {Path(nbs[0]).name}"
+            results.append(res)
+            print(f"[{k}/{len(tasks)}] " + report(res, baseline=f is None), flush=True)
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python tests/mutation_check.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("faults", nargs="*", help="fault names (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="faults run at the same time (default 2)")
+    parser.add_argument("--list", action="store_true", help="list the faults and exit")
+    parser.add_argument("--baseline", nargs="+", metavar="NN",
+                        help="run these unmutated notebooks (e.g. 01 03) through the same runner")
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    by_name = {f.name: f for f in FAULTS}
+    if args.list:
+        for f in FAULTS:
+            print(f"{f.name:28s} {f.path} -> caught by {', '.join(Path(n).name for n in f.notebooks)}\n"
+                  f"{'':28s} {f.what}")
+        return 0
+    if args.baseline:
+        nbs = []
+        for key in args.baseline:
+            match = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob(f"{key}*.ipynb"))
+            if len(match) != 1:
+                parser.error(f"--baseline {key}: expected one notebook notebooks/{key}*.ipynb, found {match}")
+            nbs += match
+        results = run_all([], args.jobs, args.timeout, baseline_notebooks=nbs)
+        bad = [r for r in results if r["caught"]]
+        print(f"baseline: {len(results) - len(bad)} of {len(results)} unmutated notebook(s) pass")
+        return 1 if bad else 0
+    unknown = [n for n in args.faults if n not in by_name]
+    if unknown:
+        parser.error(f"unknown fault(s) {unknown}; choose from {sorted(by_name)}")
+    faults = [by_name[n] for n in args.faults] if args.faults else list(FAULTS)
+    start = time.perf_counter()
+    results = run_all(faults, args.jobs, args.timeout)
+    caught = sum(r["caught"] for r in results)
+    print(f"caught {caught} of {len(results)} ({caught / len(results):.0%}) in "
+          f"{time.perf_counter() - start:.0f} s")
+    missed = sorted(r["name"] for r in results if not r["caught"])
+    if missed:
+        print("missed: " + ", ".join(missed) + " -- the notebooks' checks do not see these bugs")
+    return 0 if caught == len(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
