@@ -23,12 +23,13 @@ BOOK_ARGS ?=
 CHP_VERSION := 5.3.0
 CHP := $(VENV)/node/node_modules/.bin/configurable-http-proxy
 
-.PHONY: help setup lab test test-full exercises record clean-venv book test-book test-hub test-browser hub-proxy
+.PHONY: help setup lab test test-full exercises record clean-venv book test-book test-hub test-browser hub-proxy test-mutations
 
 help:
 	@echo "make lab    - set up .venv (first time only) and open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv and run unit tests, doctests and all notebooks (fast mode)"
 	@echo "make test-full - full-mode checks (tests marked slow: full-size scans and trainings, hours)"
+	@echo "make test-mutations - deliberate bugs in a temporary copy must each fail a notebook check (CI runs it)"
 	@echo "make exercises - regenerate notebooks/exercises/ from the solution notebooks"
 	@echo "make record - re-run the notebooks (fast mode), store their check outputs, rebuild exercises"
 	@echo "make book   - execute every notebook and render a static HTML site in build/book/"
@@ -68,6 +69,13 @@ test: setup hub-proxy
 	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt TQDM_MININTERVAL=2 $(PY) -m pytest jetad_utils tests \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$ckpt"; exit $$status
+
+# Mutation check (tests/mutation_check.py): each deliberate fault (wrong score sign, no KL term,
+# shuffled CWoLa labels, top and QCD swapped by the data loader) is applied to a temporary copy and
+# must fail the checks of a notebook run in fast mode; fresh checkpoints per fault, data read from
+# data/ (or $JETAD_DATA). About 7 min on 2 busy cores; CI runs it after make test (.ci/run).
+test-mutations: setup
+	JETAD_FAST=1 JETAD_MUTATIONS=1 TQDM_MININTERVAL=2 $(PY) -m pytest tests/test_mutations.py -s $(PYTEST_ARGS)
 
 # Full-mode checks: the slow tests run the full-size scans/trainings (or load their cached results).
 test-full: setup
