@@ -166,6 +166,11 @@ def _require_once(fault: Fault, count: int) -> None:
             f"fault's `old`/`new` in {Path(__file__).name}:\n{fault.old}")
 
 
+def _notebook_files(fault: Fault | None) -> list[str]:
+    """The fault's file if it is a notebook (so that it is copied too), else nothing."""
+    return [fault.path] if fault is not None and fault.path.endswith(".ipynb") else []
+
+
 def copy_repository(root: Path, dest: Path, notebooks) -> Path:
     """Copy ``jetad_utils/`` and the given notebooks of ``root`` into ``dest``; return ``dest``."""
     root, dest = Path(root), Path(dest)
@@ -296,8 +301,7 @@ def check_fault(fault: Fault | None, notebooks=None, *, root: Path = ROOT,
     out = {"name": name, "caught": False, "notebook": None, "cell": None, "kind": None,
            "message": "", "seconds": 0.0}
     with tempfile.TemporaryDirectory(prefix=f"jetad-mutation-{name}-") as tmp:
-        copy = copy_repository(root, Path(tmp) / "repo",
-                               set(notebooks) | ({fault.path} if fault and fault.path.endswith(".ipynb") else set()))
+        copy = copy_repository(root, Path(tmp) / "repo", {*notebooks, *_notebook_files(fault)})
         if fault:
             apply_fault(fault, copy)
         checkpoints = Path(tmp) / "checkpoints"
@@ -342,7 +346,7 @@ def run_all(faults, jobs: int = 2, timeout: int = CELL_TIMEOUT, baseline_noteboo
     else:
         for fault in faults:                  # fail fast, before any notebook runs
             with tempfile.TemporaryDirectory() as tmp:
-                apply_fault(fault, copy_repository(ROOT, Path(tmp), [fault.path] if fault.path.endswith(".ipynb") else []))
+                apply_fault(fault, copy_repository(ROOT, Path(tmp), _notebook_files(fault)))
         tasks = [(f, None) for f in faults]
     results = []
     print(f"mutation check: {len(tasks)} run(s), {jobs} at a time, fast mode", flush=True)
@@ -359,7 +363,8 @@ def run_all(faults, jobs: int = 2, timeout: int = CELL_TIMEOUT, baseline_noteboo
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python tests/mutation_check.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/mutation_check.py",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("faults", nargs="*", help="fault names (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="faults run at the same time (default 2)")
     parser.add_argument("--list", action="store_true", help="list the faults and exit")
@@ -377,9 +382,10 @@ def main(argv=None) -> int:
     if args.baseline:
         nbs = []
         for key in args.baseline:
-            match = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob(f"{key}*.ipynb"))
+            match = sorted(p.relative_to(ROOT).as_posix()
+                           for p in (ROOT / "notebooks").glob(f"{key}*.ipynb"))
             if len(match) != 1:
-                parser.error(f"--baseline {key}: expected one notebook notebooks/{key}*.ipynb, found {match}")
+                parser.error(f"--baseline {key}: expected one notebooks/{key}*.ipynb, found {match}")
             nbs += match
         results = run_all([], args.jobs, args.timeout, baseline_notebooks=nbs)
         bad = [r for r in results if r["caught"]]

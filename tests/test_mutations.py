@@ -26,7 +26,7 @@ pytestmark = pytest.mark.notebook
 
 @pytest.mark.parametrize("fault", mc.FAULTS, ids=lambda f: f.name)
 def test_every_fault_applies_exactly_once_to_the_repository(fault, tmp_path):
-    copy = mc.copy_repository(mc.ROOT, tmp_path, [fault.path] if fault.path.endswith(".ipynb") else [])
+    copy = mc.copy_repository(mc.ROOT, tmp_path, mc._notebook_files(fault))
     before = (copy / fault.path).read_text()
     mc.apply_fault(fault, copy)
     after = (copy / fault.path).read_text()
@@ -92,7 +92,8 @@ def tiny_root(tmp_path_factory):
     (root / "jetad_utils").mkdir()
     (root / "jetad_utils" / "__init__.py").write_text("VALUE = 4\n")
     (root / "notebooks").mkdir()
-    check = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint('the value is four:', jetad_utils.VALUE == 4)")
+    check = nbformat.v4.new_code_cell(
+        "# NBVAL_CHECK_OUTPUT\nprint('the value is four:', jetad_utils.VALUE == 4)")
     check.outputs = [nbformat.v4.new_output("stream", name="stdout", text="the value is four: True\n")]
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("A tiny notebook."),
