@@ -209,11 +209,13 @@ def run_notebook(path: Path, recorded: Path | None = None, *, env: dict | None =
     -------
     dict
         ``failed`` (bool), ``cell`` (index of the failing cell or None), ``kind``
-        ("error", "check output" or None), ``message`` (first lines), ``seconds``.
+        ("error", "check output", "CellTimeoutError", "DeadKernelError" or None), ``message``,
+        ``seconds``. A kernel that cannot start, or imports another ``jetad_utils`` than
+        ``expect_package``, raises instead: that is a fault of the runner, not a catch.
     """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -248,6 +250,11 @@ def run_notebook(path: Path, recorded: Path | None = None, *, env: dict | None =
                     except CellExecutionError as err:
                         result.update(failed=True, cell=i, kind="error",
                                       message=f"{err.ename}: {err.evalue}".strip())
+                        break
+                    except (CellTimeoutError, DeadKernelError) as err:
+                        # `make test` fails on these too; reported under their own name
+                        result.update(failed=True, cell=i, kind=type(err).__name__,
+                                      message=str(err).strip())
                         break
                     if CHECK_MARK in cell.source:
                         want = _stdout_lines(reference.cells[i].outputs)

@@ -140,6 +140,12 @@ def test_package_fault_changes_check_output_and_is_caught(tiny_root):
     assert "+ the value is four: False" in res["message"]
 
 
+def test_hanging_cell_is_reported_with_its_own_kind(tiny_root):
+    res = mc.check_fault(_tiny("x = 2 + 2", "import time; time.sleep(60); x = 4"), root=tiny_root,
+                         timeout=3)
+    assert res["caught"] and res["cell"] == 1 and res["kind"] == "CellTimeoutError", res
+
+
 def test_command_line_lists_and_rejects_unknown_faults(capsys):
     assert mc.main(["--list"]) == 0
     out = capsys.readouterr().out
