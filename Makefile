@@ -33,7 +33,8 @@ help:
 	@echo "make exercises - regenerate notebooks/exercises/ from the solution notebooks"
 	@echo "make record - re-run the notebooks (fast mode), store their check outputs, rebuild exercises"
 	@echo "make book   - execute every notebook and render a static HTML site in build/book/"
-	@echo "make test-book / test-hub / test-browser - only the book, JupyterHub or browser tests"
+	@echo "make test-book - build the whole book in fast mode and check it (CI runs it after make test)"
+	@echo "make test-hub / test-browser - only the JupyterHub or browser test (part of make test)"
 
 # Creates the venv if missing; reinstalls only when requirements.lock or pyproject.toml changed.
 setup:
@@ -87,10 +88,12 @@ test-full: setup
 book: setup
 	$(PY) -m jetad_utils.book $(BOOK_ARGS)
 
-# The workshop and self-study tests alone (make test runs them too).
+# The whole book built in fast mode and checked (every notebook executed once more, 10-25 min on
+# 2 cores, so not part of make test; CI runs it after make test).
 test-book: setup
-	JETAD_FAST=1 TQDM_MININTERVAL=2 $(PY) -m pytest tests/test_book.py $(PYTEST_ARGS)
+	JETAD_FAST=1 JETAD_BOOK_TEST=1 TQDM_MININTERVAL=2 $(PY) -m pytest tests/test_book.py $(PYTEST_ARGS)
 
+# The workshop tests alone (make test runs them too).
 test-hub: setup hub-proxy
 	JETAD_FAST=1 $(PY) -m pytest tests/test_hub.py $(PYTEST_ARGS)
 

@@ -1,7 +1,8 @@
 """The static HTML book (`make book`, jetad_utils.book).
 
-``test_book_of_every_notebook_in_fast_mode`` builds the whole book in fast mode, executing every
-``notebooks/[0-9]*.ipynb`` on a real kernel, and checks the site: one page per notebook, linked
+``test_book_of_every_notebook_in_fast_mode`` (only with ``JETAD_BOOK_TEST=1``, as ``make
+test-book`` sets it; CI runs that target after ``make test``) builds the whole book in fast mode,
+executing every ``notebooks/[0-9]*.ipynb`` on a real kernel, and checks the site: one page per notebook, linked
 from the contents page with its runtime, with the plots rendered and no error output. The small
 tests build books of tiny notebooks made here, to check the mode rules (a cached full-mode
 result is used only for the exact notebook version it came from) and that an error is caught.
@@ -10,6 +11,7 @@ result is used only for the exact notebook version it came from) and that an err
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -128,6 +130,9 @@ def check_site(out: Path, entries, notebooks) -> None:
 
 
 @pytest.mark.notebook
+@pytest.mark.skipif(os.environ.get("JETAD_BOOK_TEST") != "1",
+                    reason="executes every notebook a second time (10-25 min on 2 cores): run by "
+                           "`make test-book`, which CI runs after `make test`")
 def test_book_of_every_notebook_in_fast_mode(tmp_path):
     assert NOTEBOOKS, "no notebooks found"
     out = tmp_path / "book"
