@@ -95,6 +95,14 @@ FAULTS: tuple[Fault, ...] = (
         what="every score is passed to metrics.roc_auc with the wrong sign (lower = more anomalous)",
     ),
     Fault(
+        name="kl-dropped-toy-vae",
+        path="notebooks/01_gaussian_outliers.ipynb",
+        old="    return (recon + BETA * kl_to_prior(mu, logvar)).mean()",
+        new="    return recon.mean()",
+        notebooks=("notebooks/01_gaussian_outliers.ipynb",),
+        what="the VAE of notebook 01 is trained without its KL term",
+    ),
+    Fault(
         name="kl-dropped",
         path="notebooks/07_latent_bump_hunt.ipynb",
         old="    return (alpha * mse + kl).mean()",
@@ -120,7 +128,7 @@ FAULTS: tuple[Fault, ...] = (
             "    if opts.get('cls') in ('top', 'qcd'):\n"
             "        opts['cls'] = {'top': 'qcd', 'qcd': 'top'}[opts['cls']]\n"
             "    tag = _tag(spec, opts)\n    size = spec.chunk_size",
-        notebooks=("notebooks/03_image_vae_scans.ipynb",),
+        notebooks=("notebooks/06_set_vae.ipynb",),
         what="data.load returns QCD jets when asked for top jets and top jets for QCD",
     ),
 )
