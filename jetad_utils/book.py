@@ -50,6 +50,7 @@ from pathlib import Path
 import nbformat
 
 from ._core import atomic_write, checkpoint_dir
+from .nbtools import write_kernelspec
 
 __all__ = ["BookEntry", "notebook_key", "notebook_title", "execute_notebook", "build_book",
            "format_runtime", "main"]
@@ -138,11 +139,7 @@ def _kernel_environment(fast: bool):
     """Environment of the executing kernel: this interpreter as ``python3``, the mode set."""
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="jetad-book-kernel-") as tmp:
-        spec = Path(tmp) / "kernels" / "python3"
-        spec.mkdir(parents=True)
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (jetad)", "language": "python"}))
+        write_kernelspec(tmp, "Python 3 (jetad)")
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
             [tmp] + ([saved["JUPYTER_PATH"]] if saved.get("JUPYTER_PATH") else []))
         os.environ["JETAD_FAST"] = "1" if fast else "0"

@@ -21,7 +21,32 @@ import nbformat
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
-__all__ = ["strip_outputs", "record_check_outputs", "CHECK_MARK"]
+__all__ = ["strip_outputs", "record_check_outputs", "write_kernelspec", "CHECK_MARK"]
+
+
+def write_kernelspec(directory, display_name: str = "Python 3 (jetad)") -> Path:
+    """Write a kernel spec named ``python3`` that runs this interpreter, under ``directory``.
+
+    Put ``directory`` on ``JUPYTER_PATH`` and a notebook client asking for ``python3`` gets
+    the environment running this code, not a user-level kernel of another Python.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     spec = write_kernelspec(d)
+    ...     json.loads(spec.read_text())["argv"][0] == sys.executable
+    True
+    """
+    import json
+
+    spec = Path(directory) / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    path = spec / "kernel.json"
+    path.write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": display_name, "language": "python"}))
+    return path
 
 
 def strip_outputs(nb, keep_checks: bool = True):

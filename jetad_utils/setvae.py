@@ -500,7 +500,8 @@ def jet_class_samples(n_qcd: int, n_signal: int, classes=SIGNAL_CLASSES, *, n_ma
 
     Loads (generating and caching on first use) ``n_qcd`` QCD jets and ``n_signal`` jets of
     each class in ``classes`` with :func:`jetad_utils.data.load`, and returns for each the
-    :func:`constituent_features` plus ``taus`` and ``jet_mass``.
+    :func:`constituent_features` plus ``taus``, ``jet_mass`` and ``n_particles`` (all the
+    jet's stored particles, before the cut to ``n_max``).
     """
     from . import data
 
@@ -511,7 +512,7 @@ def jet_class_samples(n_qcd: int, n_signal: int, classes=SIGNAL_CLASSES, *, n_ma
     for cls, n in [("qcd", n_qcd), *[(c, n_signal) for c in classes]]:
         jets = data.load("jets", n, seed=seed, cls=cls, progress=progress)
         out[cls] = {**constituent_features(jets, n_max), "taus": jets["taus"],
-                    "jet_mass": jets["jet_mass"]}
+                    "jet_mass": jets["jet_mass"], "n_particles": jets["mask"].sum(axis=1)}
     return out
 
 

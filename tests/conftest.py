@@ -27,17 +27,12 @@ def run_full_mode(tmp_path, monkeypatch):
 
     Returns a function ``run(path, timeout_hours) -> notebook`` (executed, outputs included).
     """
-    import json
-    import sys
-
     import nbformat
     from nbclient import NotebookClient
 
-    spec = tmp_path / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (test environment)", "language": "python"}))
+    from jetad_utils.nbtools import write_kernelspec
+
+    write_kernelspec(tmp_path, "Python 3 (test environment)")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     monkeypatch.setenv("JETAD_FAST", "0")
 

@@ -31,7 +31,6 @@ Exit status 0 only if every fault was caught (with ``--baseline``: only if the n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -225,16 +224,14 @@ def run_notebook(path: Path, recorded: Path | None = None, *, env: dict | None =
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    from jetad_utils.nbtools import write_kernelspec
+
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     reference = nbformat.read(recorded or path, as_version=4)
     env = dict(os.environ if env is None else env)
     with tempfile.TemporaryDirectory(prefix="jetad-kernel-") as kdir:
-        spec = Path(kdir) / "kernels" / "python3"
-        spec.mkdir(parents=True)
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (mutation check)", "language": "python"}))
+        write_kernelspec(kdir, "Python 3 (mutation check)")
         env["JUPYTER_PATH"] = kdir
         saved = os.environ.get("JUPYTER_PATH")
         os.environ["JUPYTER_PATH"] = kdir      # the kernel spec is looked up in this process

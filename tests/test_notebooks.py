@@ -11,8 +11,6 @@ exercise would have. Every other cell must run without error.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import nbformat
@@ -21,6 +19,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from jetad_utils.exercises import stub_cells
+from jetad_utils.nbtools import write_kernelspec
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -36,13 +35,7 @@ def test_every_solution_notebook_has_an_exercise_copy():
 @pytest.fixture
 def current_env_kernel(tmp_path, monkeypatch):
     """Make the kernel named python3 the interpreter running the tests (not a user-level one)."""
-    spec = tmp_path / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (test environment)",
-        "language": "python",
-    }))
+    write_kernelspec(tmp_path, "Python 3 (test environment)")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     return "python3"
 
