@@ -40,6 +40,7 @@ import hashlib
 import importlib
 import json
 import math
+import multiprocessing as _mp
 import os
 import sys
 import time
@@ -338,14 +339,25 @@ def _run_chunks(name, options, tasks, *, jobs, dask, progress, total_events, des
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed as done
 
+            from concurrent.futures.process import BrokenProcessPool
+
             with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
                                      mp_context=mp.get_context("spawn")) as pool:
                 futures = {pool.submit(_generate_chunk, name, options, n, s): (c, n)
                            for c, n, s in tasks}
-                for fut in done(futures):
-                    chunk, n = futures[fut]
-                    yield chunk, fut.result()
-                    bar.update(n)
+                try:
+                    for fut in done(futures):
+                        chunk, n = futures[fut]
+                        yield chunk, fut.result()
+                        bar.update(n)
+                except BrokenProcessPool as exc:
+                    raise DataError(
+                        f"a worker process generating {name} events died before finishing (chunks "
+                        "written so far are kept, nothing half-written). If this ran from a Python "
+                        "script, its top-level code runs again in every worker: put it under "
+                        "`if __name__ == \"__main__\":`. Otherwise the machine may be out of "
+                        "memory: try jobs=1."
+                    ) from exc
     finally:
         bar.close()
 
@@ -383,7 +395,9 @@ def load(name: str, n: int, *, seed: int = 0, jobs: int | None = None, dask=None
     ValueError
         Unknown data set or option, bad ``n`` or ``seed`` (the message lists valid choices).
     DataError
-        The data cannot be read or written (the message says what to do).
+        The data cannot be read or written, or a generation worker died (the message says
+        what to do). Generation workers are started with "spawn" and import a calling script
+        again: call ``load`` from a script under ``if __name__ == "__main__":`` (or ``jobs=1``).
     """
     spec = _spec(name)
     n = _check_count(n)
@@ -426,6 +440,16 @@ def load(name: str, n: int, *, seed: int = 0, jobs: int | None = None, dask=None
         if write_root != read_root:
             warnings.warn(f"{read_root} is read-only: generating the missing {name} events into "
                           f"{write_root}", stacklevel=2)
+        if getattr(_mp.current_process(), "_inheriting", False):
+            # A generation worker (started with "spawn") is importing the user's script, whose
+            # top-level code called load() again: the parent holds the lock, so waiting for it
+            # would hang forever. Fail with the fix instead.
+            raise DataError(
+                f"load({name!r}) was called while a worker process was importing the script "
+                f"{getattr(sys.modules.get('__mp_main__'), '__file__', '(your script)')}: the workers "
+                "that generate events import the main script again. Put the script's code under "
+                "`if __name__ == \"__main__\":`, or pass jobs=1."
+            )
         try:
             with _locked(write_dir):
                 # another process may have written them while we waited for the lock

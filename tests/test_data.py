@@ -303,3 +303,35 @@ def test_event_weights_sum_to_the_cross_section(store):
     expected = sum(r * s for r, s in zip(rows, sigmas)) / sum(rows)
     assert out["weight"].sum() == pytest.approx(expected, rel=1e-5)
     assert np.all(out["weight"] > 0)
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_script_without_main_guard_fails_clearly_instead_of_hanging(tmp_path, guarded):
+    # The workers that generate events are started with "spawn": each imports the user's script
+    # again. Without `if __name__ == "__main__":` its load() would wait forever for the lock the
+    # parent holds; it must stop with the fix instead, and leave no chunk behind.
+    body = textwrap.dedent(f"""\
+        import dataclasses
+        from jetad_utils import data
+        data._SPECS["lhco"] = dataclasses.replace(data._SPECS["lhco"], chunk_size={SMALL})
+        """)
+    call = f'data.load("lhco", {2 * SMALL}, process="signal", progress=False, jobs=2)\nprint("loaded")\n'
+    if guarded:
+        body += 'if __name__ == "__main__":\n' + textwrap.indent(call, "    ")
+    else:
+        body += call
+    script = tmp_path / "analysis.py"
+    script.write_text(body)
+    env = {**os.environ, "JETAD_DATA": str(tmp_path / "data"), "HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+    chunks = _chunks(tmp_path / "data")
+    if guarded:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "loaded" in proc.stdout and len(chunks) == 2
+    else:
+        assert proc.returncode != 0 and "loaded" not in proc.stdout
+        assert "DataError" in proc.stderr and 'if __name__ == "__main__":' in proc.stderr
+        assert "analysis.py" in proc.stderr
+        assert chunks == []
+        assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file() and p.name != ".lock"]
