@@ -50,15 +50,19 @@ def write_kernelspec(directory, display_name: str = "Python 3 (jetad)") -> Path:
 
 
 def strip_outputs(nb, keep_checks: bool = True):
-    """Remove outputs and execution counts in place (except check cells if ``keep_checks``).
+    """Remove outputs and execution counts in place (except check cells if ``keep_checks``),
+    and the saved state of widgets (progress bars) that the kernel left in the metadata.
 
     Examples
     --------
     >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
     >>> nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"})]
-    >>> strip_outputs(nb).cells[0].outputs
-    []
+    >>> nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    >>> stripped = strip_outputs(nb)
+    >>> stripped.cells[0].outputs, "widgets" in stripped.metadata
+    ([], False)
     """
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":

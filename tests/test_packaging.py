@@ -176,6 +176,9 @@ def lint_notebook(path: Path) -> list[str]:
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != "python3":
         problems.append(f"{path.name}: kernelspec name is {kernel!r}, not 'python3'")
+    if "widgets" in nb.metadata:
+        problems.append(f"{path.name}: saved widget state in the metadata (progress bars of a run; "
+                        "clear it with `make record` or jetad_utils.nbtools.strip_outputs)")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -226,6 +229,7 @@ def test_lint_catches_problems(tmp_path):
         with_output,
         kernel="julia-1.10",
     )
+    bad.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     nbformat.write(bad, tmp_path / "02_bad.ipynb")
     problems = lint_notebook(tmp_path / "02_bad.ipynb")
     text = "\n".join(problems)
@@ -233,6 +237,7 @@ def test_lint_catches_problems(tmp_path):
     assert "cell 0: installs" in text and "cell 1: installs" in text
     assert "cell 2: absolute path '/home/'" in text
     assert "cell 3: stored outputs" in text
+    assert "saved widget state" in text
     for needle in ("SETTINGS", "set_seed(", "fast_mode()", "get_device("):
         assert repr(needle) in text
     # an exercise copy (in a subfolder) is not required to hold the set-up cell
