@@ -51,3 +51,9 @@ def check_cell_lines(nb) -> list[str]:
     assert len(checked) == 1
     text = "".join(o.get("text", "") for o in checked[0].outputs)
     return [line for line in text.splitlines() if line.strip()]
+
+
+def cell_stdout(nb, marker: str) -> str:
+    """The printed text of the first code cell of an executed notebook whose source contains ``marker``."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and marker in c.source)
+    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")

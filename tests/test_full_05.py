@@ -17,14 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import check_cell_lines
+from conftest import cell_stdout, check_cell_lines
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_deep_set_vae.ipynb"
-
-
-def _stdout(nb, marker):
-    cell = next(c for c in nb.cells if c.cell_type == "code" and marker in c.source)
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
 
 
 @pytest.mark.slow
@@ -34,7 +29,7 @@ def test_notebook_05_full_mode(run_full_mode):
     nb = run_full_mode(NOTEBOOK, timeout_hours=3)
     assert check_cell_lines(nb) == recorded
 
-    text = _stdout(nb, "def ti_stats(beta)")
+    text = cell_stdout(nb, "def ti_stats(beta)")
     print(text)
     assert "beats the best decoder" in text and re.search(r"in median TI: True", text), text
     zp_dm = [float(v) for v in re.findall(r"beta = [\d.e-]+: (\d+\.\d+)", text.split("SI of zp_dm")[1])]
@@ -43,4 +38,4 @@ def test_notebook_05_full_mode(run_full_mode):
     assert met_cut > 1.0
     auc_rows = re.findall(r"^beta = [\d.e-]+, w = [\d.]+\s+(\d\.\d+)", text, flags=re.M)
     assert len(auc_rows) == 10 and max(float(a) for a in auc_rows) < 0.5, auc_rows
-    print(_stdout(nb, "paper = {1.0:"))
+    print(cell_stdout(nb, "paper = {1.0:"))

@@ -13,14 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check_cell_lines
+from conftest import cell_stdout, check_cell_lines
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_set_vae.ipynb"
-
-
-def _stdout(nb, marker):
-    cell = next(c for c in nb.cells if c.cell_type == "code" and marker in c.source)
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
 
 
 @pytest.mark.slow
@@ -30,7 +25,7 @@ def test_notebook_06_full_mode(run_full_mode):
     lines = check_cell_lines(nb)
     assert len(lines) == 7 and all(line.endswith("True") for line in lines), lines
 
-    text = _stdout(nb, "beats = [c for c")
+    text = cell_stdout(nb, "beats = [c for c")
     match = re.search(r"beats N-subjettiness on (\d) of 9 classes", text)
     assert match, text
     n_beats = int(match.group(1))
@@ -41,4 +36,4 @@ def test_notebook_06_full_mode(run_full_mode):
         markdown = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
         assert "complexity bias" in markdown and "momentum-weighted" in markdown
     print(text)
-    print(_stdout(nb, "show_table(table)"))
+    print(cell_stdout(nb, "show_table(table)"))
