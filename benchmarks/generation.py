@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         print(f"[{rep}/{args.repeat}] {args.name} {options}: {n} rows from {n_events} Pythia events")
         print(f"  pipeline (1 core, generate+cluster+features+write): {rate_pipe:7.1f} events/s")
         print(f"  plain Pythia next() (same settings):                {rate_raw:7.1f} events/s")
-        print(f"  ratio pipeline / raw Pythia: {ratios[-1]:.2f}")
+        print(f"  ratio pipeline / raw Pythia: {ratios[-1]:.3f}")
 
         # --- 2. two workers vs one -----------------------------------------------------------
         t1 = _timed_load(args.name, n, 1, options)
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         print(f"  1 worker: {t1:.1f} s, 2 workers: {t2:.1f} s, speed-up {speedups[-1]:.2f}x", flush=True)
 
     ratio, speedup = float(np.median(ratios)), float(np.median(speedups))
-    print(f"median of {args.repeat}: ratio pipeline / raw Pythia {ratio:.2f} (target >= 0.8), "
+    print(f"median of {args.repeat}: ratio pipeline / raw Pythia {ratio:.3f} (target >= 0.8), "
           f"two-worker speed-up {speedup:.2f}x (target >= 1.7x)")
     return 0
 

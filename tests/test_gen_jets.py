@@ -311,3 +311,31 @@ def test_final_state_arrays_and_charge_table_agree_with_pythia():
     np.testing.assert_array_equal(pythia_tools.particle_charges(pythia, ids), expected)
     events = pythia_tools.final_state(batch, pythia)
     assert ak.sum(events.charge) == pytest.approx(arrays["charge"].sum())
+
+
+def test_make_pythia_copies_the_pristine_tables_without_changing_events():
+    """make_pythia copies one never-initialised instance's settings and particle data instead of
+    re-reading Pythia's XML files; its events equal a freshly constructed Pythia's, also after an
+    instance with a modified particle table (stable π0) was made in between."""
+    import awkward as ak
+    import pythia8mc
+
+    from jetad_utils import pythia_tools
+
+    settings = ["HardQCD:all = on", "PhaseSpace:pTHatMin = 200"]
+
+    def fresh(seed):
+        pythia = pythia8mc.Pythia("", False)
+        for line in [*pythia_tools.COMMON_SETTINGS, f"Random:seed = {seed}", "PartonLevel:MPI = off", *settings]:
+            assert pythia.readString(line)
+        assert pythia.init()
+        return pythia
+
+    first = pythia_tools.make_pythia(settings, 5).nextBatch(15)
+    other = pythia_tools.make_pythia([*settings, "111:mayDecay = off"], 9)   # stable pi0s
+    assert ak.any(other.nextBatch(2).prt.id == 111)
+    again = pythia_tools.make_pythia(settings, 5).nextBatch(15)
+    reference = fresh(5).nextBatch(15)
+    for batch in (first, again):
+        assert ak.array_equal(batch.prt.id, reference.prt.id)
+        assert ak.array_equal(batch.prt.p.px, reference.prt.p.px)
