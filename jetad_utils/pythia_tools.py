@@ -7,6 +7,7 @@ simulation (see data/README.md for what that neglects compared with Delphes).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -60,10 +61,9 @@ def make_pythia(settings, seed: int, *, mpi: bool = False):
     seed = int(seed)
     if not 1 <= seed <= MAX_PYTHIA_SEED:
         raise ValueError(f"Pythia seeds must be in 1..{MAX_PYTHIA_SEED}, got {seed}")
-    if not _PRISTINE:  # Pythia's settings and particle tables, read from its XML files once per process
-        _PRISTINE.append(pythia8mc.Pythia("", False))
-    # a copy of the never-initialised instance's tables: the same events as a fresh Pythia("", False)
-    pythia = pythia8mc.Pythia(_PRISTINE[0].settings, _PRISTINE[0].particleData, False)
+    # copies of the pristine tables: the same events as a fresh Pythia("", False)
+    pristine = _pristine()
+    pythia = pythia8mc.Pythia(pristine.settings, pristine.particleData, False)
     all_settings = [*COMMON_SETTINGS, f"Random:seed = {seed}",
                     f"PartonLevel:MPI = {'on' if mpi else 'off'}", *settings]
     for line in all_settings:
@@ -98,9 +98,14 @@ def particle_charges(pythia, ids) -> np.ndarray:
     return charges[idx].reshape(flat.shape)
 
 
-#: one never-initialised Pythia per process whose settings and particle data new instances copy
-#: (reading them from the XML files costs 0.05-0.1 s per instance, ~1 % of a chunk)
-_PRISTINE: list = []
+@functools.lru_cache(maxsize=1)
+def _pristine():
+    """One never-initialised Pythia per process, whose settings and particle data new instances
+    copy (reading them from the XML files costs 0.05-0.1 s per instance, ~1 % of a chunk)."""
+    import pythia8mc
+
+    return pythia8mc.Pythia("", False)
+
 
 #: sorted PDG ids seen so far and their charges (filled on demand by particle_charges)
 _CHARGE_TABLE = [np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)]
