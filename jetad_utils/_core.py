@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import random
@@ -212,11 +213,26 @@ def check_between(name: str, value, lo: float, hi: float) -> float:
     if lo > hi:
         raise ValueError(f"check_between({name!r}): lo={lo} is larger than hi={hi}")
     v = float(value)
+    _log_check(name, v, lo, hi)
     if math.isnan(v) or not (lo <= v <= hi):
         raise AssertionError(
             f"check failed: {name} = {v:.4g} is outside the expected range [{lo:.4g}, {hi:.4g}]"
         )
     return v
+
+
+def _log_check(name: str, value: float, lo: float, hi: float) -> None:
+    """Append one check to the JSON-lines file ``$JETAD_CHECK_LOG`` when it is set.
+
+    ``tests/seed_sweep.py`` sets it to collect every check's value at several seeds, so that a
+    check's margin can be compared with the measured seed-to-seed spread.
+    """
+    log = os.environ.get("JETAD_CHECK_LOG")
+    if not log:
+        return
+    record = {"name": name, "value": value, "lo": lo, "hi": hi}
+    with open(log, "a") as fh:
+        fh.write(json.dumps(record, allow_nan=True) + "\n")
 
 
 @contextlib.contextmanager

@@ -249,3 +249,19 @@ def test_check_between_nan_fails():
 def test_check_between_lo_above_hi():
     with pytest.raises(ValueError, match="lo=2 is larger than hi=1"):
         check_between("x", 1.5, 2, 1)
+
+
+def test_check_between_logs_every_check_when_asked(monkeypatch, tmp_path):
+    import json
+
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.delenv("JETAD_CHECK_LOG", raising=False)
+    check_between("not logged", 0.5, 0, 1)
+    assert not log.exists()
+    monkeypatch.setenv("JETAD_CHECK_LOG", str(log))
+    check_between("AUC", 0.93, 0.9, 1.0)
+    with pytest.raises(AssertionError):
+        check_between("Z", -1.0, 0.0, math.inf)        # a failing check is logged too
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rows == [{"name": "AUC", "value": 0.93, "lo": 0.9, "hi": 1.0},
+                    {"name": "Z", "value": -1.0, "lo": 0.0, "hi": math.inf}]
