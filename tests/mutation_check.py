@@ -270,6 +270,13 @@ def report(result: dict, baseline: bool = False) -> str:
     return f"{head} {status} in {result['seconds']:6.1f} s (every cell ran, check output as recorded)"
 
 
+def share_cores(jobs: int) -> None:
+    """Pool initializer: ``jobs`` kernels at a time share the cores (one torch/BLAS thread pool
+    each of ``cores // jobs`` threads, unless ``OMP_NUM_THREADS`` is set): oversubscribed torch
+    threads slow every kernel down several times on a small machine."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, jobs))))
+
+
 def run_all(faults, jobs: int = 2, timeout: int = CELL_TIMEOUT, baseline_notebooks=None) -> list[dict]:
     """Check every fault (or, with ``baseline_notebooks``, run those unmutated); print as they end."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -284,7 +291,8 @@ def run_all(faults, jobs: int = 2, timeout: int = CELL_TIMEOUT, baseline_noteboo
         tasks = [(f, None) for f in faults]
     results = []
     print(f"mutation check: {len(tasks)} run(s), {jobs} at a time, fast mode", flush=True)
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn"),
+                             initializer=share_cores, initargs=(jobs,)) as pool:
         futures = {pool.submit(check_fault, f, nbs, timeout=timeout): (f, nbs) for f, nbs in tasks}
         for k, fut in enumerate(as_completed(futures), 1):
             f, nbs = futures[fut]

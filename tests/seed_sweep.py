@@ -130,7 +130,8 @@ def main(argv=None) -> int:
     print(f"seed sweep: {len(tasks)} run(s), {args.jobs} at a time, fast mode", flush=True)
     start = time.perf_counter()
     results = []
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=mp.get_context("spawn"),
+                             initializer=mc.share_cores, initargs=(args.jobs,)) as pool:
         futures = {pool.submit(run_one, k, s, args.timeout): (k, s) for k, s in tasks}
         for n, fut in enumerate(as_completed(futures), 1):
             r = fut.result()
