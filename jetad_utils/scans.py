@@ -53,7 +53,8 @@ from .models import ConvVAE, beta_vae_loss, check_metric, kl_divergence, reconst
 from .training import train_or_load
 
 __all__ = ["GridPoint", "make_grid", "ScanTable", "BetaVAELoss", "image_vae_data", "image_scores",
-           "run_point", "run_scan", "load_point", "latent_means", "PRESETS", "SCORES",
+           "run_point", "run_scan", "load_point", "latent_means", "PRESETS", "SCORES", "SPLITS",
+           "split_test_jets",
            "plot_heatmap", "plot_reconstructions", "main"]
 
 #: the three anomaly scores of a VAE (higher = more anomalous)
@@ -75,7 +76,11 @@ PRESETS = {
 }
 
 #: bump when the columns of the table change (saved tables of older versions are then recomputed)
-TABLE_VERSION = 1
+#: (2: AUC and SIC also on the selection and evaluation halves of the test jets)
+TABLE_VERSION = 2
+
+#: the two halves of the test jets: choose a best point on ``sel``, report it on ``eval``
+SPLITS = ("sel", "eval")
 
 #: minimum number of background events above a SIC threshold (statistical floor of max SIC)
 SIC_MIN_BACKGROUND = 20
@@ -237,6 +242,31 @@ def _fingerprint(data: dict) -> str:
     return h.hexdigest()
 
 
+def split_test_jets(n: int) -> dict:
+    """Index slices of the selection and evaluation halves of ``n`` test jets.
+
+    The first ``n // 2`` jets form the selection half (``"sel"``: choose a best grid point on
+    them), the rest the evaluation half (``"eval"``: report its performance on them). Jets are
+    generated independently, so the two halves are independent samples of the same class.
+
+    Examples
+    --------
+    >>> split_test_jets(5)
+    {'sel': slice(0, 2, None), 'eval': slice(2, 5, None)}
+    """
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"need at least 2 test jets to split them into two halves, got {n}")
+    return {"sel": slice(0, n // 2), "eval": slice(n // 2, n)}
+
+
+def _auc_sic(background: np.ndarray, signal: np.ndarray) -> tuple[float, float]:
+    y = np.r_[np.zeros(len(background)), np.ones(len(signal))]
+    s = np.r_[background, signal]
+    _, sic = sic_curve(y, s, min_background=min(SIC_MIN_BACKGROUND, len(background)))
+    return roc_auc(y, s), (float(sic.max()) if len(sic) else float("nan"))
+
+
 # ----------------------------------------------------------------------------- one point
 
 
@@ -356,7 +386,9 @@ def run_point(point: GridPoint, data: dict, *, training: dict | None = None, see
         describes the background), ``epochs, best_epoch, train_seconds`` (of the training,
         also when loaded), ``seconds`` (this call), ``loaded, checkpoint, image_size`` and, for every signal and
         score, ``auc_<signal>_<score>`` and ``sic_<signal>_<score>`` (maximum of εS/√εB with at
-        least :data:`SIC_MIN_BACKGROUND` background events passing).
+        least :data:`SIC_MIN_BACKGROUND` background events passing) on all test jets, and
+        ``auc_<split>_<signal>_<score>``, ``sic_<split>_<signal>_<score>`` on each half of them
+        (``split`` in :data:`SPLITS`, see :func:`split_test_jets`): choose on ``sel``, report on ``eval``.
     """
     point = _check_point(point.latent, point.beta, point.metric)
     training = dict(PRESETS["fast"]["training"] if training is None else training)
@@ -378,14 +410,16 @@ def run_point(point: GridPoint, data: dict, *, training: dict | None = None, see
                "epochs": int(history["epochs"]),
                "best_epoch": int(history["best_epoch"]),
                "train_seconds": round(float(history["seconds"]), 2)}
+        halves_b = split_test_jets(len(background["recon"]))
         for name, images in data["signals"].items():
             sig = image_scores(model, images, point.beta, point.metric)
-            y = np.r_[np.zeros(len(background["recon"])), np.ones(len(sig["recon"]))]
+            halves_s = split_test_jets(len(sig["recon"]))
             for score in SCORES:
-                s = np.r_[background[score], sig[score]]
-                row[f"auc_{name}_{score}"] = roc_auc(y, s)
-                _, sic = sic_curve(y, s, min_background=min(SIC_MIN_BACKGROUND, len(background[score])))
-                row[f"sic_{name}_{score}"] = float(sic.max()) if len(sic) else float("nan")
+                row[f"auc_{name}_{score}"], row[f"sic_{name}_{score}"] = _auc_sic(background[score], sig[score])
+            for split in SPLITS:
+                for score in SCORES:
+                    auc, sic = _auc_sic(background[score][halves_b[split]], sig[score][halves_s[split]])
+                    row[f"auc_{split}_{name}_{score}"], row[f"sic_{split}_{name}_{score}"] = auc, sic
     row.update(seconds=round(time.perf_counter() - start, 2), loaded=bool(history["loaded"]),
                checkpoint=Path(history["path"]).name, image_size=image_size)
     return row
@@ -761,10 +795,12 @@ def latent_means(model, images, batch_size: int = 2048) -> np.ndarray:
 
 
 def plot_heatmap(table: ScanTable, value: str, ax=None, *, fmt: str = "{:.2f}", cmap="viridis",
-                 vmin=None, vmax=None, **fixed):
+                 vmin=None, vmax=None, select: str | None = None, **fixed):
     """A latent × β heatmap of one column (e.g. ``auc_top_recon``), the other columns fixed.
 
-    Each cell is annotated with its value; the best cell (maximum) is framed in red.
+    Each cell is annotated with its value; the best cell is framed in red: the maximum of the
+    column ``select`` if given (e.g. choose on ``auc_sel_top_recon``, show
+    ``auc_eval_top_recon``), else of ``value`` itself.
     """
     import matplotlib.pyplot as plt
 
@@ -777,8 +813,9 @@ def plot_heatmap(table: ScanTable, value: str, ax=None, *, fmt: str = "{:.2f}", 
     ax.set_xlabel(r"KL weight $\beta$"); ax.set_ylabel("latent size")
     ax.grid(False)
     finite = np.isfinite(grid)
+    chooser = grid if select is None else table.pivot(select, "latent", "beta", **fixed)[2]
     if finite.any():
-        i, j = np.unravel_index(np.nanargmax(grid), grid.shape)
+        i, j = np.unravel_index(np.nanargmax(chooser), chooser.shape)
         ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
         mid = np.nanmean(grid)
         for (a, b), v in np.ndenumerate(grid):

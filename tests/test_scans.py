@@ -163,3 +163,33 @@ def test_command_line_help():
     assert out.returncode == 0, out.stderr
     for option in ("--fast", "--workers", "--dask-scheduler", "--latents", "--betas", "--metrics"):
         assert option in out.stdout
+
+
+def test_selection_and_evaluation_halves(tmp_path, data):
+    """The split columns are the AUCs of the two disjoint halves of the test jets, recomputed here."""
+    from jetad_utils.metrics import roc_auc
+
+    halves = scans.split_test_jets(101)
+    assert halves["sel"] == slice(0, 50) and halves["eval"] == slice(50, 101)
+    with pytest.raises(ValueError, match="at least 2"):
+        scans.split_test_jets(1)
+    table = run_scan(GRID[:1], data, training=TRAINING, directory=tmp_path, progress=False)
+    row = table[0]
+    model = scans.load_point(row, directory=tmp_path)
+    bkg = scans.image_scores(model, data["test_background"], row["beta"], row["metric"])
+    for name, images in data["signals"].items():
+        sig = scans.image_scores(model, images, row["beta"], row["metric"])
+        for split, part in scans.split_test_jets(len(images)).items():
+            b, s = bkg["recon"][part], sig["recon"][part]
+            expected = roc_auc(np.r_[np.zeros(len(b)), np.ones(len(s))], np.r_[b, s])
+            assert row[f"auc_{split}_{name}_recon"] == pytest.approx(expected, abs=1e-12)
+        # the full-sample AUC lies between the two halves' AUCs up to their mixing term
+        assert min(row[f"auc_sel_{name}_recon"], row[f"auc_eval_{name}_recon"]) - 0.05 \
+            <= row[f"auc_{name}_recon"] <= max(row[f"auc_sel_{name}_recon"], row[f"auc_eval_{name}_recon"]) + 0.05
+
+
+def test_table_version_is_in_the_cache_key(data, monkeypatch):
+    """A saved table of an older column layout is never read back: the version enters the key."""
+    path = scans.table_path("image-vae", GRID, data)
+    monkeypatch.setattr(scans, "TABLE_VERSION", scans.TABLE_VERSION - 1)
+    assert scans.table_path("image-vae", GRID, data) != path

@@ -29,4 +29,28 @@ FAULTS: tuple[Fault, ...] = (
         notebooks=("notebooks/01_gaussian_outliers.ipynb",),
         what="the VAE of notebook 01 is trained without its KL term",
     ),
+    Fault(
+        name="isolation-forest-sign",
+        path="notebooks/01_gaussian_outliers.ipynb",
+        old="    return -forest.score_samples(x)",
+        new="    return forest.score_samples(x)",
+        notebooks=("notebooks/01_gaussian_outliers.ipynb",),
+        what="the isolation forest's score_samples (lower = more abnormal) is used as the anomaly score unflipped",
+    ),
+    Fault(
+        name="lr-signal-density-wrong-width",
+        path="notebooks/01_gaussian_outliers.ipynb",
+        old="    return gaussian_logpdf(x, sig.mean, sig.cov) - gaussian_logpdf(x, bkg.mean, bkg.cov)",
+        new="    return gaussian_logpdf(x, sig.mean, bkg.cov) - gaussian_logpdf(x, bkg.mean, bkg.cov)",
+        notebooks=("notebooks/01_gaussian_outliers.ipynb",),
+        what="the likelihood ratio's signal density has the background's covariance instead of the signal's",
+    ),
+    Fault(
+        name="jacobian-sign-exp-coordinates",
+        path="notebooks/01_gaussian_outliers.ipynb",
+        old="    return gaussian.logpdf(x) - x.sum(axis=1)",
+        new="    return gaussian.logpdf(x) + x.sum(axis=1)",
+        notebooks=("notebooks/01_gaussian_outliers.ipynb",),
+        what="the density in the coordinates y = exp(x) multiplies by the Jacobian instead of dividing",
+    ),
 )
