@@ -85,13 +85,15 @@ def jet_points(jet, radius: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
 def image_points(image, radius: float = 0.8) -> np.ndarray:
     """An image (H, W) or (1, H, W) over [−R, R]² as (m, 3) rows (intensity, Δη, Δφ).
 
-    Pixel (i, j) sits at the centre of its cell: Δη = −R + (i + ½)·2R/H (rows are η, as in
-    :func:`jetad_utils.features.jet_images`), Δφ likewise along the columns. Only non-zero
-    pixels are returned.
+    Pixel (i, j) (row i, column j) sits at the centre of its cell. As in
+    :func:`jetad_utils.features.jet_images`, **rows index Δφ and columns index Δη**:
+    Δφ = −R + (i + ½)·2R/H and Δη = −R + (j + ½)·2R/W. Only non-zero pixels are returned.
+    (The EMD does not depend on which axis is called η: swapping both coordinates of every
+    point leaves all ground distances unchanged.)
 
-    >>> img = np.zeros((4, 4)); img[1, 2] = 2.0
+    >>> img = np.zeros((4, 4)); img[1, 2] = 2.0     # row 1 (Δφ < 0), column 2 (Δη > 0)
     >>> image_points(img, radius=1.0).tolist()
-    [[2.0, -0.25, 0.25]]
+    [[2.0, 0.25, -0.25]]
     """
     img = np.asarray(image, dtype=np.float64)
     if img.ndim == 3 and img.shape[0] == 1:
@@ -100,8 +102,8 @@ def image_points(image, radius: float = 0.8) -> np.ndarray:
         raise ValueError(f"an image must be (H, W) or (1, H, W), got shape {np.shape(image)}")
     h, w = img.shape
     rows, cols = np.nonzero(img > 0)
-    eta = -radius + (rows + 0.5) * 2 * radius / h
-    phi = -radius + (cols + 0.5) * 2 * radius / w
+    phi = -radius + (rows + 0.5) * 2 * radius / h
+    eta = -radius + (cols + 0.5) * 2 * radius / w
     return np.stack([img[rows, cols], eta, phi], axis=1)
 
 

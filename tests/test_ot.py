@@ -143,3 +143,13 @@ def test_kmedoids_finds_cluster_centres_and_beats_random_choice():
         ot.kmedoids(d, 0)
     with pytest.raises(ValueError, match="square"):
         ot.kmedoids(d[:3], 2)
+
+
+def test_image_points_axes_follow_jet_images():
+    """Rows of jet_images are Δφ and columns Δη; image_points returns (weight, Δη, Δφ)."""
+    parts = np.array([[[100.0, 0.1, -0.3, 100.0]]])
+    img = jet_images({"parts": parts, "mask": np.array([[True]])}, size=4,
+                     centre=False, rotate=False, flip=False)
+    (weight, eta, phi), = ot.image_points(img[0], radius=0.8).tolist()
+    assert weight == pytest.approx(1.0)
+    assert (eta, phi) == pytest.approx((0.2, -0.2))   # centres of the pixels holding (0.1, -0.3)
