@@ -13,8 +13,11 @@ The procedure of CWoLa hunting (Collins, Howe, Nachman, arXiv:1805.02664 and 190
 
 Conventions: masses in GeV; a bin range is a pair of bin indices ``(i0, i1)`` meaning bins
 ``i0, ..., i1 - 1`` (Python slice semantics, ``counts[i0:i1]``), i.e. the mass interval
-``[edges[i0], edges[i1])``. The significance is *local*: it does not include the look-elsewhere
-effect of scanning several signal regions.
+``[edges[i0], edges[i1])``. The significance of :func:`local_significance` is *local*: it does
+not include the look-elsewhere effect of scanning several signal regions and selections.
+:func:`global_significance` converts a local significance into a global one, given the largest
+local significance of each of many background-only (null) pseudo-experiments of the whole scan;
+:func:`effective_trials` expresses the result as an effective number of independent tests.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ __all__ = [
     "fit_sidebands",
     "local_significance",
     "p_value",
+    "GlobalSignificance",
+    "global_significance",
+    "effective_trials",
 ]
 
 #: Minimum number of bins outside the signal region: 3 parameters + at least 1 degree of freedom.
@@ -612,3 +618,138 @@ def p_value(z) -> float:
     if np.isnan(z):
         raise ValueError("z is NaN")
     return float(stats.norm.sf(z))
+
+
+@dataclass(frozen=True)
+class GlobalSignificance:
+    """Result of :func:`global_significance`.
+
+    Attributes
+    ----------
+    z_local : float
+        The observed local significance.
+    p_local : float
+        Its one-sided local p-value, ``p_value(z_local)``.
+    n_exceed : int
+        Number of null pseudo-experiments whose largest local Z is ``>= z_local``.
+    n_trials : int
+        Number of null pseudo-experiments ``N``.
+    p : float
+        Global p-value, the fraction ``n_exceed / N``; when ``n_exceed == 0`` it is only known
+        to be below ``1 / N`` and ``p`` is set to that bound (see ``is_limit``).
+    p_error : float
+        Binomial uncertainty of ``p``, ``sqrt(p (1 - p) / N)`` (0 at the bound).
+    z : float
+        Global significance, the one-sided ``Z = Phi^-1(1 - p)``, clipped at 0 (as a local
+        significance is for a deficit).
+    z_limit : float
+        The resolution of ``N`` pseudo-experiments: the largest global Z they can establish,
+        ``Phi^-1(1 - 1/N)``.
+    is_limit : bool
+        True if no pseudo-experiment reached ``z_local``: the global Z is then only known to
+        be at least ``z`` (``== z_limit``).
+    """
+
+    z_local: float
+    p_local: float
+    n_exceed: int
+    n_trials: int
+    p: float
+    p_error: float
+    z: float
+    z_limit: float
+    is_limit: bool
+
+
+def global_significance(z_observed, null_max_z) -> GlobalSignificance:
+    """Global significance of a local excess, from background-only pseudo-experiments.
+
+    A search that tests many hypotheses (signal-region windows, selection efficiencies) reports
+    its largest local significance. The chance that background alone gives a largest local Z at
+    least as large is the *global* p-value: the fraction of null pseudo-experiments of the whole
+    scan, each reduced to its largest local Z, with ``max Z >= z_observed``. This is the
+    look-elsewhere effect; it needs no assumption on how the tests are correlated.
+
+    Parameters
+    ----------
+    z_observed : float
+        The observed (largest) local significance, e.g. from :func:`local_significance`.
+    null_max_z : array_like, shape (n_trials,)
+        For each null pseudo-experiment, the *largest* local significance over every test of
+        the scan (not the individual tests' values).
+
+    Returns
+    -------
+    GlobalSignificance
+        ``p = n_exceed / n_trials`` and ``z = Phi^-1(1 - p)``; with no exceedance, the bound
+        ``p < 1 / n_trials``, i.e. ``z >= z_limit`` (``is_limit`` True).
+
+    Examples
+    --------
+    >>> null = [0.3, 1.2, 2.5, 0.8, 1.9, 3.1, 0.0, 1.4, 2.2, 0.6]  # 10 pseudo-experiments
+    >>> g = global_significance(2.0, null)  # 3 of 10 reach Z = 2.0 (2.2, 2.5, 3.1)
+    >>> g.n_exceed, g.p, round(g.z, 3), round(g.p_local, 4)
+    (3, 0.3, 0.524, 0.0228)
+    >>> g = global_significance(4.0, null)  # none does: only a bound, Z >= Phi^-1(1 - 1/10)
+    >>> g.is_limit, g.p, round(g.z, 3), round(g.z_limit, 3)
+    (True, 0.1, 1.282, 1.282)
+    """
+    z_obs = float(z_observed)
+    if not np.isfinite(z_obs):
+        raise ValueError(f"z_observed must be finite, got {z_observed}")
+    null = np.asarray(null_max_z, dtype=float)
+    if null.ndim != 1 or len(null) == 0:
+        raise ValueError(
+            "null_max_z must be a non-empty 1-D array: the largest local Z of each null "
+            f"pseudo-experiment; got shape {null.shape}"
+        )
+    if not np.all(np.isfinite(null)):
+        bad = int(np.sum(~np.isfinite(null)))
+        raise ValueError(f"null_max_z contains {bad} NaN or infinite value(s)")
+    n_trials = len(null)
+    n_exceed = int(np.sum(null >= z_obs))
+    is_limit = n_exceed == 0
+    p = (1.0 if is_limit else float(n_exceed)) / n_trials
+    p_error = 0.0 if is_limit else float(np.sqrt(p * (1.0 - p) / n_trials))
+    z_limit = float(stats.norm.isf(1.0 / n_trials))
+    return GlobalSignificance(
+        z_local=z_obs,
+        p_local=p_value(z_obs),
+        n_exceed=n_exceed,
+        n_trials=n_trials,
+        p=p,
+        p_error=p_error,
+        z=max(float(stats.norm.isf(p)), 0.0),
+        z_limit=z_limit,
+        is_limit=is_limit,
+    )
+
+
+def effective_trials(p_local, p_global) -> float:
+    """Effective number of independent tests N_eff with ``p_global = 1 - (1 - p_local)^N_eff``.
+
+    For N independent tests N_eff = N; correlated tests (overlapping windows, nested selections)
+    give 1 <= N_eff <= N.
+
+    Parameters
+    ----------
+    p_local, p_global : float
+        Local and global p-values, ``0 < p_local < 1``, ``0 < p_global < 1``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> p = p_value(2.0)
+    >>> round(effective_trials(p, 1 - (1 - p) ** 9), 6)  # 9 independent tests
+    9.0
+    >>> effective_trials(0.1, 0.1)  # one test (or fully correlated ones)
+    1.0
+    """
+    pl, pg = float(p_local), float(p_global)
+    if not (0.0 < pl < 1.0 and 0.0 < pg < 1.0):
+        raise ValueError(f"p-values must lie strictly between 0 and 1, got p_local={p_local}, "
+                         f"p_global={p_global}")
+    return float(np.log1p(-pg) / np.log1p(-pl))

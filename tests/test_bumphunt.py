@@ -1,4 +1,4 @@
-"""Tests of jetad_utils.bumphunt: the dijet sideband fit and the local significance.
+"""Tests of jetad_utils.bumphunt: the dijet sideband fit, the local and the global significance.
 
 The fit is validated on samples drawn from the dijet function itself (inverse-CDF sampling on
 a fine grid), so the true background in the signal region is known exactly.
@@ -13,7 +13,9 @@ from scipy import integrate, optimize, stats
 from jetad_utils.bumphunt import (
     DijetFit,
     dijet_function,
+    effective_trials,
     fit_sidebands,
+    global_significance,
     local_significance,
     log_bins,
     p_value,
@@ -442,3 +444,65 @@ def test_p_value():
     assert p_value(stats.norm.isf(1e-3)) == pytest.approx(1e-3)
     with pytest.raises(ValueError, match="NaN"):
         p_value(np.nan)
+
+
+# ----------------------------------------------------------------------------- global significance
+
+
+def _null_scan_max(rng, n_pseudo, n_tests, rho):
+    """Largest one-sided Z of ``n_tests`` equicorrelated standard normal tests (correlation
+    ``rho``) in each of ``n_pseudo`` pseudo-experiments; deficits count as Z = 0."""
+    common = rng.standard_normal((n_pseudo, 1))
+    own = rng.standard_normal((n_pseudo, n_tests))
+    z = np.sqrt(rho) * common + np.sqrt(1.0 - rho) * own
+    return np.maximum(z, 0.0).max(axis=1)
+
+
+def test_global_significance_of_independent_tests_is_the_sidak_formula():
+    # 9 independent tests: p_global = 1 - (1 - p_local)^9 exactly (Sidak); 20 000 pseudo-
+    # experiments determine p_global(Z = 2) = 0.187 to +-0.003
+    null = _null_scan_max(np.random.default_rng(11), 20_000, 9, rho=0.0)
+    g = global_significance(2.0, null)
+    p_local = p_value(2.0)
+    expected = 1.0 - (1.0 - p_local) ** 9
+    assert g.p_local == pytest.approx(p_local)
+    assert g.n_trials == 20_000 and not g.is_limit
+    assert abs(g.p - expected) < 4 * g.p_error
+    assert g.p_error == pytest.approx(np.sqrt(expected * (1 - expected) / 20_000), rel=0.05)
+    assert g.z == pytest.approx(stats.norm.isf(g.p))
+    assert g.z < 2.0  # the look-elsewhere effect only lowers a significance
+    assert effective_trials(g.p_local, g.p) == pytest.approx(9.0, rel=0.05)
+
+
+def test_correlated_tests_have_fewer_effective_trials():
+    rng = np.random.default_rng(12)
+    p_local = p_value(2.0)
+    n_eff = {rho: effective_trials(p_local, global_significance(2.0, _null_scan_max(
+        rng, 20_000, 9, rho)).p) for rho in (0.0, 0.5, 0.9, 1.0)}
+    assert n_eff[1.0] == pytest.approx(1.0, rel=0.1)  # one test repeated nine times
+    assert n_eff[0.0] > n_eff[0.5] > n_eff[0.9] > n_eff[1.0]
+    assert n_eff[0.0] == pytest.approx(9.0, rel=0.05)
+
+
+def test_global_significance_bound_and_counting():
+    null = np.array([0.0, 0.5, 1.0, 1.0, 2.0])
+    g = global_significance(1.0, null)  # ties count as at least as extreme
+    assert (g.n_exceed, g.p, g.is_limit) == (3, 0.6, False)
+    assert g.z == 0.0  # p > 0.5: no excess, clipped at zero as a local significance is
+    g = global_significance(2.5, null)  # nothing reaches it: only the bound 1/N
+    assert g.is_limit and g.n_exceed == 0 and g.p == pytest.approx(0.2) and g.p_error == 0.0
+    assert g.z == pytest.approx(stats.norm.isf(0.2)) == pytest.approx(g.z_limit)
+    assert global_significance(0.0, null).p == 1.0
+    # the resolution grows with the number of pseudo-experiments
+    assert global_significance(9.0, np.zeros(1000)).z_limit == pytest.approx(3.0902, abs=1e-4)
+
+
+def test_global_significance_errors():
+    for bad in ([], [[1.0, 2.0]], [1.0, np.nan]):
+        with pytest.raises(ValueError, match="null_max_z"):
+            global_significance(2.0, bad)
+    with pytest.raises(ValueError, match="z_observed"):
+        global_significance(np.inf, [1.0])
+    for pl, pg in [(0.0, 0.5), (0.5, 1.0), (-0.1, 0.2), (np.nan, 0.2)]:
+        with pytest.raises(ValueError, match="strictly between"):
+            effective_trials(pl, pg)
