@@ -38,6 +38,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from ._core import (
+    announce_mode,
     check_between,
     checkpoint_dir,
     data_dir,
@@ -48,6 +49,7 @@ from ._core import (
 
 __all__ = [
     "__version__",
+    "announce_mode",
     "check_between",
     "checkpoint_dir",
     "data_dir",

@@ -127,6 +127,56 @@ def fast_mode() -> bool:
     )
 
 
+def announce_mode(fast: bool, runtime: str | None = None) -> str:
+    """Show which mode a notebook runs in and how to switch; return the text shown.
+
+    Called right after ``FAST = fast_mode()`` in every notebook, so a student sees at the top of
+    each run whether the small (fast) or the paper-sized (full) settings are in use.
+
+    Parameters
+    ----------
+    fast : bool
+        The mode, as returned by :func:`fast_mode`.
+    runtime : str, optional
+        The notebook's measured runtime in this mode (e.g. ``"about 1 min on 2 cores"``).
+
+    Examples
+    --------
+    >>> text = announce_mode(True, "about 1 min")  # doctest: +ELLIPSIS
+    FAST mode (JETAD_FAST=1): reduced samples and epochs, about 1 min. For the full-size run ...
+    >>> "make lab FAST=1" in announce_mode(False)  # doctest: +ELLIPSIS
+    FULL mode ...
+    True
+    """
+    if fast:
+        head = "FAST mode (JETAD_FAST=1): reduced samples and epochs"
+        switch = ("For the full-size run (the paper's sample sizes, much longer): run "
+                  "`%env JETAD_FAST=0` in a new cell at the top, then Run > Run All Cells "
+                  "(or start JupyterLab with `make lab`).")
+    else:
+        head = "FULL mode (JETAD_FAST unset or 0): the paper-sized samples and trainings"
+        switch = ("For a quick run with small samples: run `%env JETAD_FAST=1` in a new cell at "
+                  "the top, then Run > Run All Cells (or start JupyterLab with `make lab FAST=1`).")
+    text = head + (f", {runtime}." if runtime else ".") + " " + switch
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        import html
+
+        colour = "#e8f4fd" if fast else "#fff4e5"
+        body = html.escape(text).replace("`", "")
+        display({"text/plain": text,
+                 "text/html": f'<div style="background:{colour};border-left:4px solid '
+                              f'#888;padding:6px 10px"><b>{html.escape(head)}</b>'
+                              f'{body[len(html.escape(head)):]}</div>'}, raw=True)
+    else:
+        print(text)
+    return text
+
+
 def data_dir() -> Path:
     """Directory where generated data sets are cached.
 
