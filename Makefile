@@ -1,8 +1,12 @@
 # jetad: the two commands (see README.md)
-#   make lab    set up .venv from requirements.lock and open JupyterLab on notebooks/
+#   make lab    set up .venv from requirements.lock, make the student workspace (workspace/:
+#               exercises/ for answers, solutions/) and open JupyterLab there
 #   make test   set up .venv, then unit tests, doctests and every notebook in fast mode
 #
 # Settings: PYTHON=python3.12 (interpreter used to create the venv), VENV=.venv,
+#           FAST=1 (make lab: the notebooks' small, quick settings; default full mode),
+#           WORKSPACE=~/my-answers (make lab: where the workspace is; WORKSPACE=notebooks
+#           opens the repository's notebooks instead, for editing the tutorials),
 #           LAB_ARGS="--port=8890 --ip=0.0.0.0" (extra JupyterLab options),
 #           PYTEST_ARGS="-k metrics" (extra pytest options).
 
@@ -17,6 +21,10 @@ NO_BROWSER := $(if $(CI),--no-browser,$(if $(DISPLAY)$(WAYLAND_DISPLAY),,$(if $(
 # Jupyter refuses to run as root unless told (containers, cloud VMs)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
+FAST ?=
+WORKSPACE ?= workspace
+# JupyterLab settings for everyone using this venv: no news pop-up, widget state saved
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 PYTEST_ARGS ?=
 BOOK_ARGS ?=
 # node's configurable-http-proxy, the proxy JupyterHub needs (tests/test_hub.py), pinned, in the venv
@@ -26,7 +34,8 @@ CHP := $(VENV)/node/node_modules/.bin/configurable-http-proxy
 .PHONY: help setup lab test test-full exercises record clean-venv book test-book test-hub test-browser hub-proxy test-mutations
 
 help:
-	@echo "make lab    - set up .venv (first time only) and open JupyterLab on notebooks/"
+	@echo "make lab    - set up .venv (first time only), make workspace/ (your exercise copies and the"
+	@echo "              solutions) and open JupyterLab there; make lab FAST=1 for the quick settings"
 	@echo "make test   - set up .venv and run unit tests, doctests and all notebooks (fast mode)"
 	@echo "make test-full - full-mode checks (tests marked slow: full-size scans and trainings, hours)"
 	@echo "make test-mutations - only the mutation check: planted bugs must each fail a notebook check (make test runs it too)"
@@ -56,11 +65,17 @@ setup:
 	  $(PY) -m pip install --quiet --disable-pip-version-check -r $(LOCK) 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); \
 	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); \
 	  echo "$$want" > $(STAMP); \
-	fi
+	fi; \
+	mkdir -p "$(dir $(LAB_OVERRIDES))"; cmp -s binder/lab-overrides.json "$(LAB_OVERRIDES)" || cp binder/lab-overrides.json "$(LAB_OVERRIDES)"
 
 lab: setup
-	@echo ">>> starting JupyterLab on notebooks/ (stop it with Ctrl-C)"
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS)
+	@set -e; \
+	case "$(FAST)" in ""|0|1) ;; *) echo "error: FAST=$(FAST): use make lab FAST=1 (quick settings) or leave it out (full mode)" >&2; exit 2;; esac; \
+	if [ "$(WORKSPACE)" != notebooks ]; then $(VENV)/bin/jetad-exercises start "$(WORKSPACE)" | grep -v '^kept'; fi; \
+	if [ "$(FAST)" = 1 ]; then echo ">>> FAST mode (JETAD_FAST=1): small samples and epochs, a minute or a few per notebook"; \
+	else echo ">>> FULL mode: the paper-sized settings (minutes to an hour per notebook; make lab FAST=1 for the quick ones)"; fi; \
+	echo ">>> starting JupyterLab on $(WORKSPACE)/ (stop it with Ctrl-C)"
+	$(if $(filter 1,$(FAST)),JETAD_FAST=1 ,)$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(WORKSPACE) $(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS)
 
 # Checkpoints go to a fresh temporary directory, so every run really trains (fast mode).
 # Progress bars refresh at most every 2 s (TQDM_MININTERVAL): unattended kernels then send few

@@ -177,6 +177,47 @@ def announce_mode(fast: bool, runtime: str | None = None) -> str:
     return text
 
 
+#: seconds between progress-bar refreshes unless TQDM_MININTERVAL says otherwise: a refresh of a
+#: notebook bar is several widget messages, and a flood of them can overflow a kernel's output
+#: queue when nobody reads it fast enough (unattended runs on a loaded machine)
+PROGRESS_MININTERVAL = 1.0
+
+
+def progress_bar(total: int, desc: str, *, unit: str = "it", enabled: bool = True,
+                 leave: bool = False):
+    """The progress bar of every long loop in ``jetad_utils`` (tqdm: a widget in Jupyter).
+
+    Refreshes at most every :data:`PROGRESS_MININTERVAL` seconds (``TQDM_MININTERVAL``
+    overrides it). Advance it with ``bar.update(k)``; a loop that ends before ``total`` on
+    purpose (early stopping) calls :func:`finish_early`, so the bar does not end red.
+    """
+    from tqdm.auto import tqdm
+
+    options = {} if "TQDM_MININTERVAL" in os.environ else {"mininterval": PROGRESS_MININTERVAL}
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=leave, **options)
+
+
+def finish_early(bar, note: str) -> None:
+    """Mark a bar whose loop ended before its total on purpose as complete, with ``note``.
+
+    tqdm draws a bar closed below its total in red, as after an error; after early stopping the
+    bar's total becomes the iterations actually run and ``note`` (e.g. "early stop") is shown.
+
+    >>> import io
+    >>> from tqdm import tqdm
+    >>> bar = tqdm(total=60, file=io.StringIO())
+    >>> _ = bar.update(33); finish_early(bar, "early stop"); bar.close()
+    >>> bar.n, bar.total, bar.postfix
+    (33, 33, 'early stop')
+    """
+    bar.total = bar.n
+    container = getattr(bar, "container", None)  # the notebook widget: its maximum too
+    if container is not None:
+        container.children[1].max = max(bar.n, 1)
+    bar.set_postfix_str(note, refresh=False)
+    bar.refresh()
+
+
 def data_dir() -> Path:
     """Directory where generated data sets are cached.
 

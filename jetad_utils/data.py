@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._core import _writable, atomic_path, atomic_write, data_dir
+from ._core import _writable, atomic_path, atomic_write, data_dir, progress_bar
 
 __all__ = ["datasets", "describe", "load", "mix", "select_channel", "cache_path", "verify",
            "DataError", "PREPARE_PLAN", "main"]
@@ -315,9 +315,7 @@ def _roots() -> tuple[Path, Path | None]:
 
 def _run_chunks(name, options, tasks, *, jobs, dask, progress, total_events, desc):
     """Yield (chunk, arrays) for tasks [(chunk, n, pythia_seed)], in parallel if asked."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total_events, desc=desc, unit="ev", disable=not progress, leave=False)
+    bar = progress_bar(total_events, desc, unit="ev", enabled=progress)
     try:
         if dask:
             from distributed import Client, as_completed

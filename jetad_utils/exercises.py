@@ -21,8 +21,20 @@ Everything else (markdown, the other code, the in-notebook checks) is kept; outp
 ``check`` rebuilds in memory and fails if a generated copy on disk differs (stale or edited by
 hand), or if a generated copy has no solution notebook any more.
 
+A student never answers in ``notebooks/exercises/`` (a rebuild would erase the answers, and the
+repository's tests would report the copy as stale). ``start`` makes a *workspace* instead::
+
+    WORKSPACE/exercises/NN_name.ipynb   the student's copies: answers go here
+    WORKSPACE/solutions/NN_name.ipynb   the solution notebooks, to compare with afterwards
+
+``start`` only adds what is missing: a notebook already in the workspace is never overwritten
+(so running it again, or after a ``build``, keeps every answer); it says which copies are older
+than the current version. ``make lab`` runs it on ``workspace/`` (ignored by git) and opens
+JupyterLab there; on a JupyterHub each student runs it once for ``~/jetad-exercises``.
+
 Command line::
 
+    jetad-exercises start [WORKSPACE]                  # default ~/jetad-exercises
     python -m jetad_utils.exercises build [--root notebooks]
     python -m jetad_utils.exercises check [--root notebooks]
 """
@@ -32,6 +44,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -42,12 +55,15 @@ from ._core import atomic_write
 from .nbtools import strip_outputs
 
 __all__ = ["ExerciseMarkupError", "make_stub_source", "exercise_notebook", "build", "check",
-           "solution_notebooks", "stub_cells"]
+           "solution_notebooks", "stub_cells", "start", "default_workspace", "REPO_NOTEBOOKS"]
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION (?P<num>\d+\.\d+):\s*(?P<task>\S.*?)\s*$")
 END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 NOTEBOOK_NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
 EXERCISE_DIR = "exercises"
+SOLUTION_DIR = "solutions"
+#: the solution notebooks of a source checkout (``start`` and ``build`` read them from here)
+REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 class ExerciseMarkupError(ValueError):
@@ -149,11 +165,14 @@ def exercise_notebook(solution_path) -> nbformat.NotebookNode:
         )
     strip_outputs(ex, keep_checks=False)  # students get no stored output at all
     banner = nbformat.v4.new_markdown_cell(
-        f"> **Exercise version.** Generated from `../{solution_path.name}` by "
-        "`python -m jetad_utils.exercises build`; do not edit it by hand. Cells marked "
-        "*Exercise N.M* raise `NotImplementedError` until you fill them in; the check after "
-        "each one tells you when your answer is right. The solutions are in the notebook above "
-        "this folder."
+        "> **Exercise version: write your answers in this notebook.** Cells marked "
+        "*Exercise N.M* raise `NotImplementedError` until you replace that line with your code; "
+        "the check right after each one prints `Exercise N.M: correct` when your answer is "
+        "right, or says what is wrong. Work in your own copy: `jetad-exercises start` (which "
+        "`make lab` runs for you) puts one in `exercises/` of your workspace and never "
+        f"overwrites it; the solutions are in `../{SOLUTION_DIR}/{solution_path.name}` there "
+        f"(in the repository: `notebooks/{solution_path.name}`). This copy is generated from "
+        "the solution notebook by `python -m jetad_utils.exercises build`."
     )
     banner.pop("id", None)
     ex.cells.insert(0, banner)
@@ -221,28 +240,126 @@ def check(root="notebooks") -> list[str]:
     return problems
 
 
+def default_workspace() -> Path:
+    """``$JETAD_WORKSPACE`` if set, else ``~/jetad-exercises``."""
+    env = os.environ.get("JETAD_WORKSPACE")
+    return Path(env).expanduser() if env else Path.home() / "jetad-exercises"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def start(workspace=None, root=REPO_NOTEBOOKS) -> list[str]:
+    """Create or complete a student's workspace; never overwrite a notebook already in it.
+
+    Parameters
+    ----------
+    workspace : path, optional
+        Default :func:`default_workspace`. Must not lie inside the notebook folder ``root``
+        (whose ``exercises/`` is regenerated and whose notebooks the tests execute).
+    root : path
+        Folder of the solution notebooks.
+
+    Returns
+    -------
+    list of str
+        One line per notebook: copied, kept, or kept although a newer version exists.
+    """
+    workspace = Path(workspace).expanduser() if workspace is not None else default_workspace()
+    root = Path(root)
+    solutions = solution_notebooks(root)
+    if not solutions:
+        raise FileNotFoundError(f"no solution notebooks NN_name.ipynb in {root}; pass --root <folder>")
+    if _inside(workspace, root):
+        raise ValueError(
+            f"the workspace {workspace} lies inside the notebook folder {root}, whose exercise "
+            "copies are regenerated and whose notebooks the tests run; choose a folder outside "
+            "it, e.g. `jetad-exercises start ~/jetad-exercises`"
+        )
+    if workspace.exists() and not workspace.is_dir():
+        raise NotADirectoryError(f"{workspace} exists and is not a folder; choose another workspace")
+    report = []
+    for kind, make in ((EXERCISE_DIR, lambda sol: _render(exercise_notebook(sol))),
+                       (SOLUTION_DIR, lambda sol: sol.read_text(encoding="utf-8"))):
+        for sol in solutions:
+            target = workspace / kind / sol.name
+            text = make(sol)
+            if not target.exists():
+                with atomic_write(target, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                report.append(f"copied  {target}")
+            elif _cells_source(target) == _cells_source_text(text):
+                report.append(f"kept    {target}")
+            elif kind == EXERCISE_DIR:
+                report.append(
+                    f"kept    {target} (your answers; a newer version exists: rename your copy and "
+                    "run `jetad-exercises start` again to get it next to yours)"
+                )
+            else:
+                report.append(f"kept    {target} (a newer version exists: delete it and run "
+                              "`jetad-exercises start` again to refresh it)")
+    return report
+
+
+def _cells_source_text(text: str) -> list[str]:
+    return [c.source for c in nbformat.reads(text, as_version=4).cells]
+
+
+def _cells_source(path: Path) -> list[str] | None:
+    try:
+        return _cells_source_text(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, nbformat.reader.NotJSONError):
+        return None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m jetad_utils.exercises",
-        description="Generate (build) or verify (check) the exercise copies of the notebooks.",
+        prog="jetad-exercises",
+        description="Make a student's workspace of exercise notebooks (start), or generate "
+                    "(build) and verify (check) the exercise copies in the repository.",
     )
-    parser.add_argument("command", choices=["build", "check"])
-    parser.add_argument("--root", default="notebooks", help="folder of the solution notebooks")
+    parser.add_argument("command", choices=["start", "build", "check"],
+                        help="start: copy the exercise notebooks into WORKSPACE/exercises and "
+                             "the solutions into WORKSPACE/solutions, keeping every notebook "
+                             "already there; build / check: the copies in notebooks/exercises")
+    parser.add_argument("workspace", nargs="?", default=None,
+                        help="start only: the workspace folder (default $JETAD_WORKSPACE or "
+                             "~/jetad-exercises)")
+    parser.add_argument("--root", default=None,
+                        help="folder of the solution notebooks (default: the repository's "
+                             "notebooks/ for start, ./notebooks for build and check)")
     args = parser.parse_args(argv)
+    if args.workspace is not None and args.command != "start":
+        parser.error(f"{args.command} takes no workspace argument (only start does)")
     try:
+        if args.command == "start":
+            workspace = Path(args.workspace) if args.workspace else default_workspace()
+            for line in start(workspace, args.root or REPO_NOTEBOOKS):
+                print(line)
+            print(f"\nyour workspace: {workspace}\n  answers go into {workspace / EXERCISE_DIR}"
+                  f" (never overwritten by jetad-exercises)\n  solutions: {workspace / SOLUTION_DIR}")
+            return 0
+        args.root = args.root or "notebooks"
         if args.command == "build":
             for path in build(args.root):
                 print(f"wrote {path}")
             return 0
         problems = check(args.root)
-    except (ExerciseMarkupError, FileNotFoundError) as exc:
+    except (ExerciseMarkupError, FileNotFoundError, NotADirectoryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if problems:
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
-        print("fix: run `python -m jetad_utils.exercises build` and commit the result",
-              file=sys.stderr)
+        print("fix: if you wrote answers in notebooks/exercises/, keep them first (copy the "
+              "notebook into your workspace's exercises/ folder, see `jetad-exercises start`; a "
+              "rebuild overwrites it), then run `python -m jetad_utils.exercises build` and "
+              "commit the result", file=sys.stderr)
         return 1
     print(f"exercise copies are up to date ({len(solution_notebooks(args.root))} notebooks)")
     return 0

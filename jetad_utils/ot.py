@@ -36,6 +36,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from ._core import progress_bar
+
 __all__ = ["emd", "emds", "image_points", "jet_points", "kmedoids"]
 
 _MAX_ITER = 1_000_000
@@ -239,8 +241,6 @@ def emds(A, B=None, *, radius: float = 0.8, n_jobs: int | None = -1, progress: b
            [0.5  , 0.   , 1.118],
            [1.   , 1.118, 0.   ]])
     """
-    from tqdm.auto import tqdm
-
     if not radius > 0:
         raise ValueError(f"radius must be > 0, got {radius}")
     a = _as_jets(A, radius)
@@ -252,7 +252,7 @@ def emds(A, B=None, *, radius: float = 0.8, n_jobs: int | None = -1, progress: b
     jobs = max(1, min(_resolve_jobs(n_jobs), pairs // max(int(min_pairs_per_job), 1)))
     tasks = _tasks(n, m, symmetric, n_tasks=max(1, 8 * jobs if jobs > 1 else 1) if pairs else 1)
     tasks = [t for t in tasks if t[2] > t[1]]
-    bar = tqdm(total=n, desc="EMDs", unit="row", disable=not progress)
+    bar = progress_bar(n, "EMDs", unit="row", enabled=progress, leave=True)
 
     def store(start, rows):
         for k, row in enumerate(rows):

@@ -180,20 +180,36 @@ def cross_section_pb(pythia) -> float:
 
 @contextlib.contextmanager
 def _quiet_stdout():
-    """Silence C-level stdout (Pythia and FastJet banners) for the duration of the block."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # e.g. a Jupyter kernel's stream
-        fd = 1
+    """Silence C-level stdout (Pythia and FastJet banners) for the duration of the block.
+
+    C and C++ libraries write to file descriptor 1, whatever ``sys.stdout`` is: in a Jupyter
+    kernel ``sys.stdout.fileno()`` is a copy of the terminal's descriptor while fd 1 is the pipe
+    into the notebook's output, so fd 1 itself is redirected. C's stdio buffer is flushed before
+    it is restored, or a banner buffered inside the block would be written after it.
+    """
+    fd = 1
     sys.stdout.flush()
     saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), fd)
-            yield
+            try:
+                yield
+            finally:
+                _flush_c_stdio()
     finally:
         os.dup2(saved, fd)
         os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    """fflush(NULL): write out what C's stdio (and C++'s synchronised cout) has buffered."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # pragma: no cover - no C library to ask (not POSIX)
+        pass
 
 
 _FASTJET_QUIET = False

@@ -44,10 +44,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from . import models as _models
-from ._core import atomic_write, checkpoint_dir, set_seed
+from ._core import atomic_write, checkpoint_dir, progress_bar, set_seed
 from .metrics import roc_auc, sic_curve
 from .models import ConvVAE, beta_vae_loss, check_metric, kl_divergence, reconstruction_error
 from .training import train_or_load
@@ -687,7 +686,8 @@ def run_scan(grid, data: dict, *, training: dict | None = None, seed: int = 0, w
         table.from_saved_table = True
         return table
 
-    bar = tqdm(total=len(grid), desc=f"scan ({len(grid)} points)", disable=not progress)
+    bar = progress_bar(len(grid), f"scan ({len(grid)} points)", unit="point", enabled=progress,
+                       leave=True)
     rows: dict[int, dict] = {}
     if dask is not None:
         from distributed import Client, as_completed as dask_completed

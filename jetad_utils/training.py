@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ._core import atomic_write, checkpoint_dir
+from ._core import atomic_write, checkpoint_dir, finish_early, progress_bar
 
 __all__ = ["fit", "train_or_load", "batched"]
 
@@ -159,8 +158,8 @@ def fit(
     history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "epochs": 0, "seconds": 0.0}
     best_loss, best_state, since_best = np.inf, None, 0
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc or type(model).__name__, disable=not progress, leave=False)
-    for epoch in bar:
+    bar = progress_bar(epochs, desc or type(model).__name__, unit="epoch", enabled=progress)
+    for epoch in range(epochs):
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
         total = 0.0
@@ -191,9 +190,13 @@ def fit(
                 best_state = copy.deepcopy(model.state_dict())
         else:
             since_best += 1
-        bar.set_postfix(loss=f"{history['train_loss'][-1]:.4g}", val=f"{current:.4g}")
+        bar.set_postfix(loss=f"{history['train_loss'][-1]:.4g}", val=f"{current:.4g}", refresh=False)
+        bar.update(1)
         stop = bool(on_epoch_end(model, history)) if on_epoch_end is not None else False
         if stop or (patience is not None and since_best >= patience):
+            if epoch + 1 < epochs:
+                finish_early(bar, f"stopped early after {epoch + 1} of {epochs} epochs, best "
+                                  f"epoch {history['best_epoch'] + 1}")
             break
     bar.close()
     if best_state is not None:

@@ -14,9 +14,11 @@ from jetad_utils.exercises import (
     ExerciseMarkupError,
     build,
     check,
+    default_workspace,
     exercise_notebook,
     make_stub_source,
     solution_notebooks,
+    start,
     stub_cells,
 )
 
@@ -366,3 +368,86 @@ def test_repository_exercise_copies_are_fresh():
     """Fails when notebooks/exercises/ is stale: run `make exercises` and commit the result."""
     problems = check(REPO / "notebooks")
     assert problems == [], "\n".join(problems) + "\nfix: run `python -m jetad_utils.exercises build`"
+
+
+# ----------------------------------------------------------------------------- start (workspace)
+
+
+def _answer(path):
+    """What a student does: fill in the stub of the copy at ``path`` and save it."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if "raise NotImplementedError" in cell.source:
+            cell.source = cell.source.replace(
+                'raise NotImplementedError("Exercise 1.1: return the squared reconstruction error of each event")',
+                "return ((model(x) - x) ** 2).sum(dim=1)  # my answer")
+    nbformat.write(nb, path)
+    return path.read_bytes()
+
+
+def test_start_makes_exercises_and_solutions_apart(root, tmp_path):
+    ws = tmp_path / "ws"
+    lines = start(ws, root)
+    assert sorted(p.name for p in (ws / "exercises").iterdir()) == ["01_demo.ipynb"]
+    assert sorted(p.name for p in (ws / "solutions").iterdir()) == ["01_demo.ipynb"]
+    assert all(line.startswith("copied") for line in lines), lines
+    ex = nbformat.read(ws / "exercises" / "01_demo.ipynb", as_version=4)
+    assert "raise NotImplementedError" in "".join(c.source for c in ex.cells)
+    # the banner asks for answers in this copy and points at the solutions folder
+    assert "write your answers in this notebook" in ex.cells[0].source
+    assert "../solutions/01_demo.ipynb" in ex.cells[0].source
+    assert "do not edit" not in ex.cells[0].source
+    assert (ws / "solutions" / "01_demo.ipynb").read_bytes() == (root / "01_demo.ipynb").read_bytes()
+
+
+def test_start_and_build_never_overwrite_answers(root, tmp_path):
+    ws = tmp_path / "ws"
+    start(ws, root)
+    mine = _answer(ws / "exercises" / "01_demo.ipynb")
+    build(root)
+    lines = start(ws, root)
+    assert (ws / "exercises" / "01_demo.ipynb").read_bytes() == mine
+    assert any("kept" in line and "your answers" in line for line in lines), lines
+    # a new notebook in the course is added next to the answered one
+    nbformat.write(_solution_nb(), root / "02_more.ipynb")
+    lines = start(ws, root)
+    assert (ws / "exercises" / "02_more.ipynb").exists()
+    assert (ws / "exercises" / "01_demo.ipynb").read_bytes() == mine
+
+
+def test_start_unchanged_copy_is_reported_kept(root, tmp_path):
+    ws = tmp_path / "ws"
+    start(ws, root)
+    lines = start(ws, root)
+    assert lines and all(line.startswith("kept") and "newer" not in line for line in lines), lines
+
+
+def test_start_refuses_a_workspace_inside_the_notebooks(root):
+    with pytest.raises(ValueError, match="inside the notebook folder"):
+        start(root / "exercises" / "mine", root)
+
+
+def test_start_refuses_a_file_as_workspace(root, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        start(tmp_path / "afile", root)
+
+
+def test_start_default_workspace_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("JETAD_WORKSPACE", str(tmp_path / "w"))
+    assert default_workspace() == tmp_path / "w"
+    monkeypatch.delenv("JETAD_WORKSPACE")
+    assert default_workspace() == Path.home() / "jetad-exercises"
+
+
+def test_cli_start_from_the_repository(tmp_path):
+    ws = tmp_path / "ws"
+    proc = subprocess.run([sys.executable, "-m", "jetad_utils.exercises", "start", str(ws)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"answers go into {ws / 'exercises'}" in proc.stdout
+    solutions = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(p.name for p in (ws / "exercises").iterdir()) == solutions
+    bad = subprocess.run([sys.executable, "-m", "jetad_utils.exercises", "build", str(ws)],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "takes no workspace" in bad.stderr

@@ -339,3 +339,44 @@ def test_make_pythia_copies_the_pristine_tables_without_changing_events():
     for batch in (first, again):
         assert ak.array_equal(batch.prt.id, reference.prt.id)
         assert ak.array_equal(batch.prt.p.px, reference.prt.p.px)
+
+
+_BANNER_SCRIPT = """
+import sys
+import nbformat
+from nbclient import NotebookClient
+
+nb = nbformat.v4.new_notebook()
+nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+nb.cells = [
+    nbformat.v4.new_code_cell(
+        "import awkward as ak, fastjet\\n"
+        "from jetad_utils.pythia_tools import quiet_fastjet\\n"
+        "quiet_fastjet()\\n"
+        "jet = ak.Array([[{'px': 10.0, 'py': 0.0, 'pz': 1.0, 'E': 11.0}]])\\n"
+        "fastjet.ClusterSequence(jet, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)).inclusive_jets()\\n"
+        "import os; os.write(1, b'fd 1 reaches the notebook\\\\n')\\n"
+        "print('clustered')"),
+    nbformat.v4.new_code_cell("import time; time.sleep(1); print('next cell')"),
+]
+NotebookClient(nb, kernel_name="python3", timeout=300).execute()
+sys.stdout.write("".join(o.get("text", "") for c in nb.cells for o in c.outputs))
+"""
+
+
+def test_fastjet_banner_never_reaches_a_notebook():
+    """In a Jupyter kernel fd 1 is the pipe into the notebook, not sys.stdout.fileno(): the
+    banner of the first clustering must not appear in any cell's output. The kernel runs
+    outside pytest (ipykernel does not watch fd 1 when PYTEST_CURRENT_TEST is set)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    proc = subprocess.run([sys.executable, "-c", _BANNER_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout
+    assert "clustered" in text and "next cell" in text, text
+    assert "fd 1 reaches the notebook" in text, text  # the test can see C-level output
+    assert "FastJet" not in text and "#####" not in text, text

@@ -1,4 +1,5 @@
-"""`make lab` serves JupyterLab headless (no browser), protected by a token.
+"""`make lab` makes the student workspace and serves JupyterLab on it headless (no browser),
+protected by a token.
 
 Runs the real Makefile target with VENV=<the interpreter running the tests>, so it reuses this
 environment (the set-up step is a no-op when the venv's install stamp matches the lock).
@@ -98,11 +99,18 @@ def test_make_lab_serves_headless(tmp_path, token_source):
     for var in ("JETAD_FAST", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
         env.pop(var, None)
     log_path = tmp_path / "lab.log"
+    workspace = tmp_path / "workspace"
+    # a student's answer from an earlier session must survive `make lab`
+    answered = workspace / "exercises" / "01_gaussian_outliers.ipynb"
+    answered.parent.mkdir(parents=True)
+    answered.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    before = answered.read_bytes()
     status_url = f"http://127.0.0.1:{port}/api/status"
     url_re = re.compile(rf"http://127\.0\.0\.1:{port}/lab\?token=(\S+)")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["make", "--no-print-directory", "lab", f"VENV={venv}", f"LAB_ARGS={lab_args}"],
+            ["make", "--no-print-directory", "lab", f"VENV={venv}", f"LAB_ARGS={lab_args}",
+             f"WORKSPACE={workspace}", *(["FAST=1"] if token_source == "generated" else [])],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -149,15 +157,28 @@ def test_make_lab_serves_headless(tmp_path, token_source):
             wrong_status, _ = _get(status_url, "not-the-token")
             assert wrong_status in (401, 403), wrong_status
 
-            # 4. it serves the notebooks/ folder
+            # 4. it serves the workspace: the student's copies and, apart, the solutions
             status, body = _get(f"http://127.0.0.1:{port}/api/contents", token)
             assert status == 200
             contents = json.loads(body)
             assert contents["type"] == "directory"
-            assert "exercises" in {item["name"] for item in contents["content"]}
+            assert {item["name"] for item in contents["content"]} == {"exercises", "solutions"}
+            status, body = _get(f"http://127.0.0.1:{port}/api/contents/exercises", token)
+            names = {item["name"] for item in json.loads(body)["content"]}
+            solutions = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+            assert names == set(solutions), names
+            assert answered.read_bytes() == before  # the existing answer was kept
+            assert (workspace / "solutions" / solutions[-1]).exists()
 
             assert "is up to date" in output  # the set-up step did not reinstall
-            assert "--ServerApp.root_dir=notebooks --no-browser" in output  # CI -> no browser
+            assert f"--ServerApp.root_dir={workspace} --no-browser" in output  # CI -> no browser
+            if token_source == "generated":  # make lab FAST=1: the kernel gets JETAD_FAST=1
+                assert "FAST mode (JETAD_FAST=1)" in output
+                assert f"JETAD_FAST=1 {venv}/bin/jupyter lab" in output
+            else:
+                assert "FULL mode" in output
+            overrides = json.loads((venv / "share/jupyter/lab/settings/overrides.json").read_text())
+            assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
         finally:
             _stop(proc)
     assert proc.poll() is not None

@@ -358,3 +358,38 @@ def test_train_or_load_bad_name(tmp_path, gaussian_data, name):
     with pytest.raises(ValueError, match="must be a non-empty label"):
         _run(tmp_path, gaussian_data, name=name)
     assert os.listdir(tmp_path) == []
+
+
+def test_progress_bar_after_early_stop_is_complete_not_red(capsys, monkeypatch):
+    """The bar of a training stopped early ends at the epochs run, not red at "53 % 32/60"."""
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 1, generator=gen)
+    xv = torch.randn(100, 1, generator=gen)
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.zero_()
+    hist = fit(model, _slope_loss, (x, 2 * x), (xv, xv), epochs=200, batch_size=50, lr=0.02,
+               optimizer="sgd", patience=3, progress=True, desc="slope")
+    err = capsys.readouterr().err
+    n = hist["epochs"]
+    assert n < 200
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert f"{n}/{n}" in last and "100%" in last, last
+    assert f"stopped early after {n} of 200 epochs, best epoch {hist['best_epoch'] + 1}" in last
+
+
+def test_finish_early_keeps_a_notebook_bar_from_turning_red():
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    from jetad_utils._core import finish_early
+
+    stopped, failed = notebook_tqdm(total=60, leave=True), notebook_tqdm(total=60, leave=True)
+    for bar in (stopped, failed):
+        bar.update(33)
+    finish_early(stopped, "early stop")
+    stopped.close(), failed.close()
+    style = {b: b.container.children[1].bar_style for b in (stopped, failed)}
+    assert style[failed] == "danger"  # what tqdm does to a bar closed short of its total
+    assert style[stopped] == "success"
+    assert stopped.container.children[1].max == 33
