@@ -280,6 +280,22 @@ def test_cli_prepare_prints_estimate_and_asks(store, capsys, monkeypatch):
     assert not list(Path(store).rglob("*.h5"))
 
 
+def test_cli_prepare_ends_with_a_summary_and_the_next_step(store, capsys, monkeypatch):
+    monkeypatch.setattr(data, "PREPARE_PLAN", [("lhco", {"process": "signal"}, 10, 10)])
+    monkeypatch.setattr(data, "_events_plan", lambda: [])
+    assert data.main(["prepare", "--fast", "--yes", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "prepared 1 data sets (fast mode)" in out and "(estimated" in out
+    assert f"sudo chmod -R a+rX,go-w {store}" in out and f"JETAD_DATA={store}" in out
+
+
+def test_cli_prepare_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        data.main(["prepare", "--help"])
+    text = capsys.readouterr().out
+    assert "worker processes" in text and "Dask scheduler" in text and "fast mode" in text
+
+
 def test_cli_entry_point_is_installed():
     exe = Path(sys.executable).parent / "jetad-data"
     result = subprocess.run([str(exe), "list"], capture_output=True, text=True, timeout=120)
