@@ -62,6 +62,29 @@ def _axes(ax):
     return ax
 
 
+def _thin(x, y, n: int = 400, log_y: bool = False):
+    """About ``n`` points of a curve, evenly spaced along its length as drawn, with its ends.
+
+    A ROC curve has one point per event; a few hundred, spread evenly along the drawn line
+    (axes scaled to [0, 1], ``log_y`` for a logarithmic y axis), draw the same line and let the
+    legend (``loc="best"``) find the corner where no curve runs in reasonable time.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) <= n:
+        return x, y
+    v = np.log10(np.clip(y, 1e-300, None)) if log_y else y
+
+    def unit(a):
+        span = np.ptp(a[np.isfinite(a)]) if np.isfinite(a).any() else 0.0
+        return np.nan_to_num(a / span if span > 0 else a * 0)
+
+    step = np.hypot(np.diff(unit(x)), np.diff(unit(v)))
+    length = np.r_[0, np.cumsum(step)]
+    idx = np.unique(np.r_[0, np.searchsorted(length, np.linspace(0, length[-1], n)), len(x) - 1])
+    idx = idx[idx < len(x)]
+    return x[idx], y[idx]
+
+
 def plot_roc(y_true, scores: dict, ax=None, rejection: bool = True):
     """ROC curves of several scores on one plot.
 
@@ -87,9 +110,9 @@ def plot_roc(y_true, scores: dict, ax=None, rejection: bool = True):
         label = f"{name} (AUC {roc_auc(y_true, score):.3f})"
         if rejection:
             keep = eb > 0
-            ax.plot(es[keep], 1 / eb[keep], color=color_for(name), label=label)
+            ax.plot(*_thin(es[keep], 1 / eb[keep], log_y=True), color=color_for(name), label=label)
         else:
-            ax.plot(es, eb, color=color_for(name), label=label)
+            ax.plot(*_thin(es, eb), color=color_for(name), label=label)
     if rejection:
         ax.plot(grid, 1 / grid, ls=":", color="gray", label="random")
         ax.set_yscale("log")
@@ -99,7 +122,7 @@ def plot_roc(y_true, scores: dict, ax=None, rejection: bool = True):
         ax.set_ylabel(r"background efficiency $\epsilon_B$")
     ax.set_xlabel(r"signal efficiency $\epsilon_S$")
     ax.set_xlim(0, 1)
-    ax.legend(loc="lower left" if rejection else "lower right")
+    ax.legend(loc="best")  # the corner no curve runs through
     return ax
 
 
@@ -122,12 +145,12 @@ def plot_sic(y_true, scores: dict, ax=None, min_background: int = 10):
     ax = _axes(ax)
     for name, score in scores.items():
         es, sic = sic_curve(y_true, score, min_background=min_background)
-        ax.plot(es, sic, color=color_for(name), label=name)
+        ax.plot(*_thin(es, sic), color=color_for(name), label=name)
     ax.axhline(1, ls=":", color="gray", label="no gain")
     ax.set_xlabel(r"signal efficiency $\epsilon_S$")
     ax.set_ylabel(r"SIC $\epsilon_S/\sqrt{\epsilon_B}$")
     ax.set_xlim(0, 1)
-    ax.legend()
+    ax.legend(loc="best")
     return ax
 
 
