@@ -1,15 +1,19 @@
 """Notebook 01 in a real browser: JupyterLab from `make lab`, Debian's chromium, a moved slider.
 
-Runs the real ``make lab`` target (with this environment as VENV, as tests/test_lab.py does) and
-drives Debian's ``chromium`` headless with Playwright (``executable_path``; Playwright's own
-browser download is not used). In the browser the test opens
-``01_gaussian_outliers.ipynb``, runs all cells (JupyterLab's ``notebook:run-all-cells``
-command, what *Run > Run All Cells* does), waits for the kernel, and checks that no cell
-produced an error and that the ``# NBVAL_CHECK_OUTPUT`` cell shows the stored conclusions.
-Then it drags the handle of the explorer's *distance* slider with the mouse and checks that
-the slider's value changed and that the plot below it was redrawn: the PNG shown before and
-after must differ (SHA-256 of the image bytes). Screenshots go to
-``test-artifacts/browser/``.
+Runs the real ``make lab`` target (with this environment as VENV, as tests/test_lab.py does, and
+a temporary workspace) and drives Debian's ``chromium`` headless with Playwright
+(``executable_path``; Playwright's own browser download is not used). In the browser the test
+opens the workspace's ``solutions/01_gaussian_outliers.ipynb``, runs all cells (JupyterLab's
+``notebook:run-all-cells`` command, what *Run > Run All Cells* does), waits for the kernel, and
+checks that no cell produced an error, that the first output names the mode, that every
+exercise check printed ``Exercise N.M: correct`` and that the ``# NBVAL_CHECK_OUTPUT`` cell shows
+the stored conclusions. Every figure of the notebook is then looked at as JupyterLab shows it:
+saved as ``01_figure_NN.png``, and none may be shrunk to fit the notebook's width by more than a
+quarter (a figure drawn much wider than the page has tiny, unreadable labels). Then it drags
+the handle of the explorer's *distance* slider with the mouse and checks that the slider's
+value changed, that the plot below it was redrawn (the PNG shown before and after must differ,
+SHA-256 of the image bytes) and that the explorer shows one figure, not a stale one above the
+live one. Screenshots go to ``test-artifacts/browser/``.
 
 JupyterLab's autosave is switched off through a private settings directory, and the test
 checks that the notebook file on disk is unchanged afterwards (the browser never saves).
@@ -41,6 +45,8 @@ pytestmark = pytest.mark.notebook
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_gaussian_outliers.ipynb"
+#: a figure may be shown at no less than this fraction of its drawn width
+MIN_FIGURE_SCALE = 0.75
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 STARTUP_TIMEOUT = 120
@@ -99,9 +105,11 @@ def lab(tmp_path):
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"))
     log = tmp_path / "lab.log"
+    workspace = tmp_path / "workspace"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            ["make", "--no-print-directory", "lab", f"VENV={sys.prefix}", f"LAB_ARGS={lab_args}"],
+            ["make", "--no-print-directory", "lab", f"VENV={sys.prefix}", f"LAB_ARGS={lab_args}",
+             f"WORKSPACE={workspace}", "FAST=1"],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
             start_new_session=True)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -117,7 +125,7 @@ def lab(tmp_path):
             except OSError:
                 pass
             time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", token, log
+        yield f"http://127.0.0.1:{port}", token, log, workspace
     finally:
         _stop(proc)
 
@@ -128,7 +136,7 @@ def _cell_states(page) -> dict:
         const panel = window.jupyterapp.shell.currentWidget;
         if (!panel || !panel.content || !panel.sessionContext) return null;
         const cells = panel.content.model.cells;
-        const out = {counts: [], errors: [], pending: 0, texts: [],
+        const out = {counts: [], errors: [], pending: 0, texts: [], plain: [],
                      kernel: panel.sessionContext.session?.kernel?.status ?? null};
         for (let i = 0; i < cells.length; i++) {
             const c = cells.get(i);
@@ -142,6 +150,13 @@ def _cell_states(page) -> dict:
                     text += Array.isArray(o.text) ? o.text.join('') : o.text;
             }
             out.texts.push(text);
+            let plain = text;
+            for (let j = 0; j < c.outputs.length; j++) {
+                const o = c.outputs.get(j).toJSON();
+                if (o.data && o.data['text/plain'])
+                    plain += Array.isArray(o.data['text/plain']) ? o.data['text/plain'].join('') : o.data['text/plain'];
+            }
+            out.plain.push(plain);
         }
         out.pending = panel.content.widgets.filter(
             w => w.model.type === 'code' && w.promptNode && w.promptNode.textContent.includes('*')).length;
@@ -161,11 +176,17 @@ def test_notebook_01_in_chromium_slider_redraws_plot(lab, tmp_path):
     chromium = _chromium()
     if chromium is None:
         pytest.skip("no chromium found: install it with `apt-get install chromium` (.ci/run does)")
-    base, token, log = lab
+    base, token, log, workspace = lab
     nb = nbformat.read(NOTEBOOK, as_version=4)
     check = [c for c in nb.cells if c.cell_type == "code" and CHECK_MARK in c.source][0]
     expected = "".join(o.get("text", "") for o in check.outputs if o.output_type == "stream")
-    on_disk = NOTEBOOK.read_bytes()
+    exercises = sorted(set(re.findall(r"### BEGIN SOLUTION (\d+\.\d+):", "".join(
+        c.source for c in nb.cells if c.cell_type == "code"))))
+    opened = workspace / "solutions" / NOTEBOOK.name
+    assert opened.read_bytes() == NOTEBOOK.read_bytes()  # make lab copied the solution notebook
+    on_disk = opened.read_bytes()
+    for old in ARTIFACTS.glob("01_figure_*.png"):
+        old.unlink()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with sync_api.sync_playwright() as pw:
@@ -174,7 +195,8 @@ def test_notebook_01_in_chromium_slider_redraws_plot(lab, tmp_path):
             args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
         try:
             page = context.new_page()
-            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=STARTUP_TIMEOUT * 1000)
+            page.goto(f"{base}/lab/tree/solutions/{NOTEBOOK.name}?token={token}",
+                      timeout=STARTUP_TIMEOUT * 1000)
             page.wait_for_function(
                 """() => window.jupyterapp && window.jupyterapp.shell.currentWidget
                    && window.jupyterapp.shell.currentWidget.sessionContext
@@ -207,6 +229,26 @@ def test_notebook_01_in_chromium_slider_redraws_plot(lab, tmp_path):
                 f"not every cell ran within {RUN_TIMEOUT} s: {state['counts']}")
             check_text = [t for t in state["texts"] if t.startswith(expected.splitlines()[0])]
             assert check_text == [expected], f"check cell shows {state['texts'][-2:]}"
+            shown = "".join(state["texts"])
+            assert "FAST mode (JETAD_FAST=1)" in state["plain"][0], state["plain"][0][:300]
+            for number in exercises:
+                assert f"Exercise {number}: correct" in shown, f"no confirmation of {number}"
+
+            # every figure as JupyterLab shows it: saved, and not shrunk to unreadable labels
+            figures = page.locator(".jp-OutputArea-output img")
+            n_figures = figures.count()
+            assert n_figures >= 8, f"only {n_figures} figures shown"
+            shrunk = []
+            for k in range(n_figures):
+                img = figures.nth(k)
+                img.scroll_into_view_if_needed(timeout=60_000)
+                img.screenshot(path=str(ARTIFACTS / f"01_figure_{k:02d}.png"))
+                natural, shown_width = img.evaluate("e => [e.naturalWidth, e.clientWidth]")
+                if shown_width < MIN_FIGURE_SCALE * natural:
+                    shrunk.append((k, natural, shown_width))
+            assert not shrunk, (
+                f"figures shown at less than {MIN_FIGURE_SCALE:.0%} of their width (index, drawn "
+                f"px, shown px): {shrunk}; draw them at the width JupyterLab shows (about 10 in)")
 
             # the explorer of section 11: the slider labelled "distance" and the plot below it
             explorer = page.locator(".widget-vbox").filter(
@@ -246,10 +288,11 @@ def test_notebook_01_in_chromium_slider_redraws_plot(lab, tmp_path):
                 f"the plot did not change after moving the slider ({value_before} -> {value_after})")
             errors = _cell_states(page)["errors"]
             assert not errors, f"moving the slider raised: {errors}"
+            n_images = explorer.locator("img").count()
+            assert n_images == 1, f"the explorer shows {n_images} figures after the slider moved"
         finally:
             context.close()
 
-    if NOTEBOOK.read_bytes() != on_disk:
-        NOTEBOOK.write_bytes(on_disk)  # put it back, then fail
+    if opened.read_bytes() != on_disk:
         pytest.fail("the browser session changed the notebook on disk (autosave?)")
     assert re.search(r"http://127\.0\.0\.1:\d+/lab", log.read_text(errors="replace"))
