@@ -78,11 +78,10 @@ lab: setup
 	$(if $(filter 1,$(FAST)),JETAD_FAST=1 ,)$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(WORKSPACE) $(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS)
 
 # Checkpoints go to a fresh temporary directory, so every run really trains (fast mode).
-# Progress bars refresh at most every 2 s (TQDM_MININTERVAL): unattended kernels then send few
-# widget messages, so none is dropped from a busy kernel's output queue.
+# No TQDM_MININTERVAL: the notebooks must finish unattended without it (tests/test_unattended.py).
 test: setup hub-proxy
 	@ckpt=$$(mktemp -d); \
-	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt TQDM_MININTERVAL=2 $(PY) -m pytest jetad_utils tests \
+	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt $(PY) -m pytest jetad_utils tests \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$ckpt"; exit $$status
 
@@ -92,7 +91,7 @@ test: setup hub-proxy
 # data/ (or $JETAD_DATA). About 3 min on 2 cores (7 on a busy machine). make test runs it too;
 # this target runs it alone, printing each fault's result as it ends.
 test-mutations: setup
-	JETAD_FAST=1 TQDM_MININTERVAL=2 $(PY) -m pytest tests/test_mutations.py -s $(PYTEST_ARGS)
+	JETAD_FAST=1 $(PY) -m pytest tests/test_mutations.py -s $(PYTEST_ARGS)
 
 # Full-mode checks: the slow tests run the full-size scans/trainings (or load their cached results).
 test-full: setup
@@ -106,7 +105,7 @@ book: setup
 # The whole book built in fast mode and checked (every notebook executed once more, 10-25 min on
 # 2 cores, so not part of make test; CI runs it after make test).
 test-book: setup
-	JETAD_FAST=1 JETAD_BOOK_TEST=1 TQDM_MININTERVAL=2 $(PY) -m pytest tests/test_book.py $(PYTEST_ARGS)
+	JETAD_FAST=1 JETAD_BOOK_TEST=1 $(PY) -m pytest tests/test_book.py $(PYTEST_ARGS)
 
 # The workshop tests alone (make test runs them too).
 test-hub: setup hub-proxy

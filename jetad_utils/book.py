@@ -59,8 +59,6 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
 NOTEBOOK_GLOB = "[0-9]*.ipynb"
 MANIFEST = "book.json"
-#: seconds between progress-bar refreshes in unattended kernels (as in ``make test``)
-QUIET_TQDM_INTERVAL = "2"
 
 
 @dataclass
@@ -143,7 +141,6 @@ def _kernel_environment(fast: bool):
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
             [tmp] + ([saved["JUPYTER_PATH"]] if saved.get("JUPYTER_PATH") else []))
         os.environ["JETAD_FAST"] = "1" if fast else "0"
-        os.environ.setdefault("TQDM_MININTERVAL", QUIET_TQDM_INTERVAL)
         try:
             yield
         finally:

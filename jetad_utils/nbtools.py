@@ -76,10 +76,6 @@ def strip_outputs(nb, keep_checks: bool = True):
     return nb
 
 
-#: seconds between progress-bar refreshes when notebooks run unattended (tests, record)
-QUIET_TQDM_INTERVAL = "2"
-
-
 def record_check_outputs(path, timeout: int = 1800):
     """Execute the notebook in fast mode and store only the outputs of its check cells."""
     from nbclient import NotebookClient
@@ -87,9 +83,6 @@ def record_check_outputs(path, timeout: int = 1800):
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     os.environ["JETAD_FAST"] = "1"
-    # fewer progress-bar updates: a flood of widget messages on a loaded machine can overflow
-    # the kernel's IOPub queue, and a dropped "idle" message leaves the client waiting
-    os.environ.setdefault("TQDM_MININTERVAL", QUIET_TQDM_INTERVAL)
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in nb.cells:

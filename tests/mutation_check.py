@@ -215,7 +215,7 @@ def kernel_env(copy: Path, checkpoints: Path) -> dict:
     """Environment for a kernel that imports the mutated copy, in fast mode."""
     env = dict(os.environ)
     env.update(JETAD_FAST="1", JETAD_CHECKPOINTS=str(checkpoints), JETAD_DATA=_data_root(),
-               TQDM_MININTERVAL="2", MPLBACKEND="agg",
+               MPLBACKEND="agg",
                PYTHONPATH=os.pathsep.join([str(copy), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     return env
 

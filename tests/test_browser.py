@@ -100,7 +100,7 @@ def lab(tmp_path):
     env = dict(os.environ)
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
         env.pop(var, None)
-    env.update(CI="true", JETAD_FAST="1", TQDM_MININTERVAL="2",
+    env.update(CI="true", JETAD_FAST="1",
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"))

@@ -312,7 +312,6 @@ c.Spawner.http_timeout = {STARTUP_TIMEOUT}
 c.Spawner.environment = {{
     "JETAD_DATA": {str(shared)!r},
     "JETAD_FAST": "1",
-    "TQDM_MININTERVAL": "2",
     "OMP_NUM_THREADS": "1",  # two students share the cores: one torch thread each
     "PYTHONPATH": {str(site)!r},
     "JETAD_WRITE_AUDIT": lambda spawner: "{audit}/" + spawner.user.name + ".jsonl",
@@ -390,8 +389,15 @@ try:
     outcome = "written"
 except OSError as exc:
     outcome = errno.errorcode.get(exc.errno, str(exc.errno))
+# what the README tells students to do first: make their workspace (the hub's venv's command)
+import subprocess, sys
+start = subprocess.run([str(Path(sys.executable).parent / "jetad-exercises"), "start"],
+                       capture_output=True, text=True)
+workspace = Path.home() / "jetad-exercises"
 print(json.dumps({"data_dir": str(jetad_utils.data_dir()), "checkpoint_dir": str(jetad_utils.checkpoint_dir()),
-                  "home": str(Path.home()), "fast": jetad_utils.fast_mode(), "write": outcome}))
+                  "home": str(Path.home()), "fast": jetad_utils.fast_mode(), "write": outcome,
+                  "start_rc": start.returncode, "start_err": start.stderr[-500:],
+                  "workspace": sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*.ipynb"))}))
 '''
 
 
@@ -415,6 +421,8 @@ def _run_notebook(base: str, user: str, token: str, cells: list[str], out: dict)
 
 
 def test_two_students_run_notebook_01_on_a_read_only_shared_data_dir(hub):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "`/opt/jetad/.venv/bin/jetad-exercises start`" in readme  # what the probe below runs
     base, log = hub["base"], hub["log"]
     nb = nbformat.read(NOTEBOOK, as_version=4)
     cells = _code_cells(nb)
@@ -465,6 +473,10 @@ def test_two_students_run_notebook_01_on_a_read_only_shared_data_dir(hub):
         assert info["home"] == str(home)
         assert info["checkpoint_dir"] == str(home / ".cache" / "jetad" / "checkpoints")
         assert info["write"] in ("EROFS", "EACCES"), f"{user} could write into the shared dir"
+        # the student's workspace, made by the README's command, in the student's own home
+        assert info["start_rc"] == 0, info["start_err"]
+        assert f"exercises/{NOTEBOOK.name}" in info["workspace"], info["workspace"]
+        assert f"solutions/{NOTEBOOK.name}" in info["workspace"], info["workspace"]
 
         # the models this student trained are in the student's own directory
         saved = sorted(p.name for p in (home / ".cache" / "jetad" / "checkpoints").glob("*"))

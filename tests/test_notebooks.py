@@ -4,9 +4,11 @@ The solution notebooks themselves are executed by nbval (``make test`` passes
 ``--nbval-lax notebooks/[0-9]*.ipynb``), which also runs their in-notebook checks.
 
 For an exercise notebook, every cell is executed in order on one kernel. A cell with a stub
-must raise ``NotImplementedError("Exercise N.M: ...")`` and nothing else; the test then runs the
-solution version of that cell, so the cells after it see the state a student who solved the
-exercise would have. Every other cell must run without error.
+must raise ``NotImplementedError("Exercise N.M: ...")``, or the exercise's check
+(``jetad_utils.exercise_checks``) must raise ``ExerciseError("Exercise N.M is not answered
+yet ...")`` in that cell or in a later one, before anything else fails; the test then runs the
+solution version of the stub's cell (and the check's cell again), so the cells after it see the
+state a student who solved the exercise would have. Every other cell must run without error.
 """
 
 from __future__ import annotations
@@ -52,7 +54,15 @@ def test_exercise_notebook_runs_up_to_each_stub(path, current_env_kernel):
 
     client = NotebookClient(exercise, kernel_name=current_env_kernel, timeout=900,
                             resources={"metadata": {"path": str(path.parent)}})
-    raised = []
+    raised, pending = [], {}
+
+    def solve(k):
+        client.execute_cell(nbformat.v4.new_code_cell(solution.cells[k - 1].source), k)
+
+    def unanswered(err, nums):
+        return (err.ename == "ExerciseError"
+                and any(f"Exercise {n} is not answered yet" in err.evalue for n in nums.split(",")))
+
     with client.setup_kernel():
         for i, cell in enumerate(exercise.cells):
             if cell.cell_type != "code":
@@ -60,21 +70,29 @@ def test_exercise_notebook_runs_up_to_each_stub(path, current_env_kernel):
             try:
                 client.execute_cell(cell, i)
             except CellExecutionError as err:
-                if i not in stubs:
+                if i in stubs:
+                    assert err.ename == "NotImplementedError" or unanswered(err, stubs[i]), (
+                        f"{path.name} cell {i} (exercise {stubs[i]}) raised {err.ename}: "
+                        f"{err.evalue} instead of NotImplementedError or the check's "
+                        "'not answered yet'")
+                    assert f"Exercise {stubs[i].split(',')[0]}" in err.evalue
+                    raised.append(stubs[i])
+                    solve(i)  # continue as a student who solved it would
+                    continue
+                waiting = [k for k, nums in pending.items() if unanswered(err, nums)]
+                if not waiting:
                     pytest.fail(f"{path.name} cell {i} is not an exercise but failed: "
                                 f"{err.ename}: {err.evalue}")
-                assert err.ename == "NotImplementedError", (
-                    f"{path.name} cell {i} (exercise {stubs[i]}) raised {err.ename}: {err.evalue} "
-                    "instead of NotImplementedError")
-                assert f"Exercise {stubs[i].split(',')[0]}:" in err.evalue
-                raised.append(stubs[i])
-                # continue as a student who solved it would: run the solution of this cell
-                solved = nbformat.v4.new_code_cell(solution.cells[i - 1].source)
-                client.execute_cell(solved, i)
+                k = waiting[0]
+                raised.append(pending.pop(k))
+                solve(k)
+                client.execute_cell(cell, i)  # the check again, now on the solution
             else:
                 if i in stubs:
-                    pytest.fail(f"{path.name} cell {i} holds exercise {stubs[i]} but ran without "
-                                "raising NotImplementedError (does the cell call its function?)")
+                    pending[i] = stubs[i]  # a function the check of a later cell calls
+        assert not pending, (f"{path.name}: exercise(s) {list(pending.values())} never raised "
+                             "(does a check call the function?)")
+    raised.sort(key=list(stubs.values()).index)
     assert raised == list(stubs.values())
     # and the solutions themselves really are hidden from the student copy
     assert "### BEGIN SOLUTION" not in path.read_text()

@@ -36,7 +36,7 @@ def call_answer(number: str, answer, *args, **kwargs):
     except NotImplementedError as exc:
         raise ExerciseError(
             f"Exercise {number} is not answered yet: replace the line "
-            f"'raise NotImplementedError(...)' in the cell above with your code ({exc})"
+            f"'raise NotImplementedError(...)' in the exercise's cell with your code ({exc})"
         ) from None
 
 
