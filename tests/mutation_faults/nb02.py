@@ -8,6 +8,26 @@ NB02 = "notebooks/02_cwola.ipynb"
 
 FAULTS: tuple[Fault, ...] = (
     Fault(
+        name="mixed-samples-m2-fraction-from-f1",
+        path=NB02,
+        old="n_s1, n_s2 = int(round(f1 * n)), int(round(f2 * n))",
+        new="n_s1, n_s2 = int(round(f1 * n)), int(round(f1 * n))",
+        notebooks=(NB02,),
+        what="Exercise 2.1's solution draws M2 with the signal fraction f1 instead of f2 (both "
+             "mixed samples alike)",
+    ),
+    Fault(
+        name="mixture-ratio-densities-swapped",
+        path=NB02,
+        old="direct = (f1 * p_s + (1 - f1) * p_b) / (f2 * p_s + (1 - f2) * p_b)\n"
+            "    lr = p_s / p_b\n",
+        new="direct = (f1 * p_b + (1 - f1) * p_s) / (f2 * p_b + (1 - f2) * p_s)\n"
+            "    lr = p_b / p_s\n",
+        notebooks=(NB02,),
+        what="Exercise 2.2's solution swaps p_s and p_b in both ratios (a consistent mistake: "
+             "the two returned ratios still agree with each other)",
+    ),
+    Fault(
         name="cwola-labels-shuffled",
         path=NB02,
         old="oof, cwola_models = kfold_scores(boosted_trees, x_mix, y_mix)",
