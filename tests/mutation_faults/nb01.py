@@ -14,6 +14,15 @@ FAULTS: tuple[Fault, ...] = (
         what="the autoencoder's anomaly score (fed to metrics.roc_auc) has the wrong sign",
     ),
     Fault(
+        name="reconstruction-error-mean-over-features",
+        path="notebooks/01_gaussian_outliers.ipynb",
+        old="    return ((x_hat - x) ** 2).sum(dim=1).numpy()",
+        new="    return ((x_hat - x) ** 2).mean(dim=1).numpy()",
+        notebooks=("notebooks/01_gaussian_outliers.ipynb",),
+        what="the autoencoder's score averages over the features instead of summing (same AUCs: only "
+             "Exercise 1.2's check sees it)",
+    ),
+    Fault(
         name="score-sign-at-metrics-call",
         path="notebooks/01_gaussian_outliers.ipynb",
         old="aucs = {name: roc_auc(y_test, s) for name, s in scores.items()}",
