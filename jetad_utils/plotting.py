@@ -10,6 +10,7 @@ import itertools
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.transforms import ScaledTranslation
 
 from .metrics import roc_auc, roc_curve, sic_curve
 
@@ -67,7 +68,7 @@ def _thin(x, y, n: int = 400, log_y: bool = False):
 
     A ROC curve has one point per event; a few hundred, spread evenly along the drawn line
     (axes scaled to [0, 1], ``log_y`` for a logarithmic y axis), draw the same line and let the
-    legend (``loc="best"``) find the corner where no curve runs in reasonable time.
+    legend (``loc="best"``) look for a corner where no curve runs in reasonable time.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) <= n:
@@ -83,6 +84,39 @@ def _thin(x, y, n: int = 400, log_y: bool = False):
     idx = np.unique(np.r_[0, np.searchsorted(length, np.linspace(0, length[-1], n)), len(x) - 1])
     idx = idx[idx < len(x)]
     return x[idx], y[idx]
+
+
+def _points_under(ax, legend) -> int:
+    """How many drawn points of the axes' lines (display coordinates) lie inside the legend."""
+    box = legend.get_window_extent()
+    inside = 0
+    for line in ax.get_lines():
+        pts = line.get_transform().transform(line.get_xydata())
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        inside += int(((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1)
+                       & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)).sum())
+    return inside
+
+
+def _legend_off_curves(ax):
+    """A legend that covers no curve: inside the axes where one fits, else below them.
+
+    Matplotlib's ``loc="best"`` only minimises the overlap; when the curves fill the panel
+    (many scores, some below random) every spot has a curve under it, and the legend then goes
+    under the axes' x label, in two columns (constrained layout makes room for it).
+    """
+    legend = ax.legend(loc="best")
+    ax.figure.draw_without_rendering()
+    if _points_under(ax, legend) == 0:
+        return legend
+    legend.remove()
+    # below the axes' own decorations (tick labels, x label), a fixed distance in inches under
+    # the axes, so it stays clear of the x label however the layout resizes the axes later
+    renderer = ax.figure.canvas.get_renderer()
+    depth = (ax.get_window_extent(renderer).y0 - ax.get_tightbbox(renderer).y0) / ax.figure.dpi
+    under = ax.transAxes + ScaledTranslation(0, -(depth + 0.05), ax.figure.dpi_scale_trans)
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=under,
+                     ncol=2, borderaxespad=0)
 
 
 def plot_roc(y_true, scores: dict, ax=None, rejection: bool = True):
@@ -122,7 +156,7 @@ def plot_roc(y_true, scores: dict, ax=None, rejection: bool = True):
         ax.set_ylabel(r"background efficiency $\epsilon_B$")
     ax.set_xlabel(r"signal efficiency $\epsilon_S$")
     ax.set_xlim(0, 1)
-    ax.legend(loc="best")  # the corner no curve runs through
+    _legend_off_curves(ax)
     return ax
 
 
@@ -150,7 +184,7 @@ def plot_sic(y_true, scores: dict, ax=None, min_background: int = 10):
     ax.set_xlabel(r"signal efficiency $\epsilon_S$")
     ax.set_ylabel(r"SIC $\epsilon_S/\sqrt{\epsilon_B}$")
     ax.set_xlim(0, 1)
-    ax.legend(loc="best")
+    _legend_off_curves(ax)
     return ax
 
 

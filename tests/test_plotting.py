@@ -59,3 +59,34 @@ def test_thinned_curve_keeps_its_shape():
     assert dist.max() < 0.01
     es2, sic = sic_curve(y, scores["good"])
     assert np.all(np.diff(es2) >= 0)  # thinning assumes curves sorted in signal efficiency
+
+
+def _crowded_scores(seed=0, n=20_000):
+    """Six scores from far better than random to worse than random: they fill a small panel."""
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.zeros(n), np.ones(n // 4)]
+    shifts = {"likelihood ratio": 2.5, "-log p_b": 1.0, "autoencoder": 1.8,
+              "isolation forest": 0.3, "kNN distance": -0.8, "one-class SVM": 0.0}
+    return y, {name: rng.normal(size=len(y)) + s * y for name, s in shifts.items()}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_legend_goes_below_the_axes_when_the_curves_fill_them(seed):
+    use_style()
+    y, scores = _crowded_scores(seed)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), layout="constrained")
+    plot_roc(y, scores, ax=axes[0])
+    plot_sic(y, scores, ax=axes[1])
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for ax in axes:
+            legend = ax.get_legend()
+            box = legend.get_window_extent(renderer)
+            assert _points_under_legend(ax) == 0
+            # below the axes and their x label, and inside the figure
+            assert box.y1 <= ax.xaxis.label.get_window_extent(renderer).y0 + 1
+            assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.width
+            assert len(legend.get_texts()) == len(scores) + 1
+    finally:
+        plt.close(fig)

@@ -9,9 +9,11 @@ while a cell executes could be shown a second time outside the widget.
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
+from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib
@@ -20,6 +22,8 @@ import nbformat
 import pytest
 
 from jetad_utils.widgets import QUEUE_NOTE, Explorer, explorer
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 matplotlib.use("Agg")
 
@@ -260,3 +264,34 @@ def test_printed_text_is_shown_below_the_one_figure():
     kinds = [o["output_type"] for o in box.output.outputs]
     assert kinds == ["display_data", "stream"]
     assert box.output.outputs[1]["text"] == "training for a = 2.5\n"
+
+
+def _top_level_calls(tree, name):
+    """Calls of ``name`` in a cell's code outside any function or class definition."""
+    found = []
+
+    def visit(node, inside):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            inside = True
+        if (not inside and isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == name):
+            found.append(node.lineno)
+        for child in ast.iter_child_nodes(node):
+            visit(child, inside)
+
+    visit(tree, False)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9]*.ipynb")), ids=lambda p: p.stem)
+def test_explorer_figures_are_not_drawn_a_second_time(path):
+    """explorer(f, ...) draws f's figure itself: a cell that also calls f shows a static copy."""
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    trees = [ast.parse("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!"))))
+             for src in cells]
+    functions = {call.args[0].id for tree in trees for call in ast.walk(tree)
+                 if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                 and call.func.id == "explorer" and call.args and isinstance(call.args[0], ast.Name)}
+    for name in functions:
+        calls = [(i, line) for i, tree in enumerate(trees) for line in _top_level_calls(tree, name)]
+        assert not calls, f"{path.name}: {name}() is called outside explorer (code cell, line): {calls}"
