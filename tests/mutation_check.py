@@ -143,10 +143,10 @@ def run_notebook(path: Path, recorded: Path | None = None, *, env: dict | None =
         ``expect_package``, raises instead: that is a fault of the runner, not a catch.
     """
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     from jetad_utils.nbtools import write_kernelspec
+    from nbrun import code_cells, kernel           # tests/nbrun.py (tests/ is on sys.path, see above)
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -160,25 +160,20 @@ def run_notebook(path: Path, recorded: Path | None = None, *, env: dict | None =
         start = time.perf_counter()
         result = {"failed": False, "cell": None, "kind": None, "message": ""}
         try:
-            client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
-                                    resources={"metadata": {"path": str(path.parent)}})
-            with client.setup_kernel(env=env):
+            with kernel(nb, path.parent, timeout=timeout, env=env) as client:
                 if expect_package is not None:
                     probe = nbformat.v4.new_code_cell(
                         "import os, jetad_utils\n"
                         f"assert os.path.realpath(jetad_utils.__file__).startswith("
                         f"{str(Path(expect_package).resolve())!r}), jetad_utils.__file__")
                     client.execute_cell(probe, 0)
-                for i, cell in enumerate(nb.cells):
-                    if cell.cell_type != "code":
-                        continue
-                    try:
-                        client.execute_cell(cell, i)
-                    except CellExecutionError as err:
+                for i, cell, err in code_cells(client, catch=(CellExecutionError, CellTimeoutError,
+                                                              DeadKernelError)):
+                    if isinstance(err, CellExecutionError):
                         result.update(failed=True, cell=i, kind="error",
                                       message=f"{err.ename}: {err.evalue}".strip())
                         break
-                    except (CellTimeoutError, DeadKernelError) as err:
+                    if err is not None:
                         # `make test` fails on these too; reported under their own name
                         result.update(failed=True, cell=i, kind=type(err).__name__,
                                       message=str(err).strip())

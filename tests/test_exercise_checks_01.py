@@ -419,28 +419,16 @@ def test_student_copy_first_stub_is_not_answered_yet(tmp_path, monkeypatch):
     from pathlib import Path
 
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbrun import first_error, use_test_kernel
 
-    from jetad_utils.nbtools import write_kernelspec
-
-    write_kernelspec(tmp_path, "Python 3 (test environment)")
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    kernel_name = use_test_kernel(tmp_path, monkeypatch)
     monkeypatch.setenv("JETAD_FAST", "1")
     monkeypatch.setenv("JETAD_CHECKPOINTS", str(tmp_path / "checkpoints"))
     path = Path(__file__).resolve().parents[1] / "notebooks" / "exercises" / "01_gaussian_outliers.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=600,
-                            resources={"metadata": {"path": str(path.parent)}})
-    with client.setup_kernel():
-        for i, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            try:
-                client.execute_cell(cell, i)
-            except CellExecutionError as err:
-                assert err.ename == "ExerciseError", f"cell {i}: {err.ename}: {err.evalue}"
-                assert "Exercise 1.1 is not answered yet" in err.evalue
-                assert "raise NotImplementedError" in cell.source
-                return
-    pytest.fail("the exercise copy ran without its first stub failing")
+    failure = first_error(nbformat.read(path, as_version=4), path.parent, timeout=600, kernel_name=kernel_name)
+    if failure is None:
+        pytest.fail("the exercise copy ran without its first stub failing")
+    i, cell, err = failure
+    assert err.ename == "ExerciseError", f"cell {i}: {err.ename}: {err.evalue}"
+    assert "Exercise 1.1 is not answered yet" in err.evalue
+    assert "raise NotImplementedError" in cell.source

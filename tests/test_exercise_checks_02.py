@@ -561,16 +561,15 @@ def test_student_copy_stubs_fail_in_their_own_checks(tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     from jetad_utils.exercises import REPO_NOTEBOOKS, exercise_notebook
-    from jetad_utils.nbtools import write_kernelspec
+    from nbrun import use_test_kernel
 
-    write_kernelspec(tmp_path, "Python 3 (test environment)")
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    kernel_name = use_test_kernel(tmp_path, monkeypatch)
     monkeypatch.setenv("JETAD_FAST", "1")
     nb = exercise_notebook(REPO_NOTEBOOKS / "02_cwola.ipynb")
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     last = next(i for i in code if "exercise_checks.exercise_2_3(" in nb.cells[i].source)
     nb.cells = nb.cells[:last + 1]                       # up to the check of Exercise 2.3
-    NotebookClient(nb, kernel_name="python3", timeout=600, allow_errors=True,
+    NotebookClient(nb, kernel_name=kernel_name, timeout=600, allow_errors=True,
                    resources={"metadata": {"path": str(REPO_NOTEBOOKS)}}).execute()
     errors = {}
     for i, cell in enumerate(nb.cells):

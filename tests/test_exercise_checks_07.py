@@ -14,12 +14,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 from jetad_utils import latent
 from jetad_utils.exercise_checks import ExerciseError, nb07
-from jetad_utils.nbtools import write_kernelspec
+from nbrun import first_error, use_test_kernel
 
 ALPHA = 5000.0
 SIGMA_M, MJJ_MEAN, MJJ_STD = 0.025, 3087.3, 681.8     # the notebook's values (fast mode, GeV)
@@ -445,13 +443,11 @@ def test_7_4_leaves_the_torch_random_state_alone():
 @pytest.mark.notebook
 def test_student_copy_stops_at_the_first_exercise_with_not_answered_yet(tmp_path, monkeypatch):
     """Run notebook 07's generated student copy from the top: the first error is 7.1's check, 'not answered yet'."""
-    write_kernelspec(tmp_path, "Python 3 (test environment)")
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    kernel_name = use_test_kernel(tmp_path, monkeypatch)
     monkeypatch.setenv("JETAD_FAST", "1")
     path = Path(__file__).resolve().parents[1] / "notebooks" / "exercises" / "07_latent_bump_hunt.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(path.parent)}})
-    with pytest.raises(CellExecutionError) as info:
-        client.execute()
-    assert info.value.ename == "ExerciseError"
-    assert "Exercise 7.1 is not answered yet" in info.value.evalue
+    failure = first_error(nbformat.read(path, as_version=4), path.parent, timeout=900, kernel_name=kernel_name)
+    assert failure is not None, "the student copy ran without an error"
+    _, _, err = failure
+    assert err.ename == "ExerciseError"
+    assert "Exercise 7.1 is not answered yet" in err.evalue

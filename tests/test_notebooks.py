@@ -17,11 +17,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 from jetad_utils.exercises import stub_cells
-from jetad_utils.nbtools import write_kernelspec
+from nbrun import code_cells, kernel, use_test_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -37,9 +35,7 @@ def test_every_solution_notebook_has_an_exercise_copy():
 @pytest.fixture
 def current_env_kernel(tmp_path, monkeypatch):
     """Make the kernel named python3 the interpreter running the tests (not a user-level one)."""
-    write_kernelspec(tmp_path, "Python 3 (test environment)")
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    return "python3"
+    return use_test_kernel(tmp_path, monkeypatch)
 
 
 @pytest.mark.notebook
@@ -52,24 +48,19 @@ def test_exercise_notebook_runs_up_to_each_stub(path, current_env_kernel):
     # the generated copy has one banner cell in front; otherwise cells correspond one to one
     assert len(exercise.cells) == len(solution.cells) + 1
 
-    client = NotebookClient(exercise, kernel_name=current_env_kernel, timeout=900,
-                            resources={"metadata": {"path": str(path.parent)}})
     raised, pending = [], {}
-
-    def solve(k):
-        client.execute_cell(nbformat.v4.new_code_cell(solution.cells[k - 1].source), k)
 
     def unanswered(err, nums):
         return (err.ename == "ExerciseError"
                 and any(f"Exercise {n} is not answered yet" in err.evalue for n in nums.split(",")))
 
-    with client.setup_kernel():
-        for i, cell in enumerate(exercise.cells):
-            if cell.cell_type != "code":
-                continue
-            try:
-                client.execute_cell(cell, i)
-            except CellExecutionError as err:
+    with kernel(exercise, path.parent, timeout=900, kernel_name=current_env_kernel) as client:
+
+        def solve(k):
+            client.execute_cell(nbformat.v4.new_code_cell(solution.cells[k - 1].source), k)
+
+        for i, cell, err in code_cells(client):
+            if err is not None:
                 if i in stubs:
                     assert err.ename == "NotImplementedError" or unanswered(err, stubs[i]), (
                         f"{path.name} cell {i} (exercise {stubs[i]}) raised {err.ename}: "
@@ -87,9 +78,8 @@ def test_exercise_notebook_runs_up_to_each_stub(path, current_env_kernel):
                 raised.append(pending.pop(k))
                 solve(k)
                 client.execute_cell(cell, i)  # the check again, now on the solution
-            else:
-                if i in stubs:
-                    pending[i] = stubs[i]  # a function the check of a later cell calls
+            elif i in stubs:
+                pending[i] = stubs[i]  # a function the check of a later cell calls
         assert not pending, (f"{path.name}: exercise(s) {list(pending.values())} never raised "
                              "(does a check call the function?)")
     raised.sort(key=list(stubs.values()).index)

@@ -94,17 +94,23 @@ def _slope_loss(model, batch):
     return ((model(x) - y) ** 2).mean()
 
 
-def test_fit_early_stopping_restores_best():
-    # one weight w, starts at 0; training pulls it to 2, validation prefers 1:
-    # the validation loss falls, then rises once w passes 1
+def _slope_problem():
+    """``(model, x, xv)``: one weight w = 0 (``Linear(1, 1)``, no bias) and seeded inputs, 200 to
+    train on and 100 to validate on (the tests pair them with y = 2 x and y = x)."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(200, 1, generator=gen)
-    train = (x, 2 * x)
     xv = torch.randn(100, 1, generator=gen)
-    val = (xv, 1 * xv)
     model = torch.nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         model.weight.zero_()
+    return model, x, xv
+
+
+def test_fit_early_stopping_restores_best():
+    # one weight w, starts at 0; training pulls it to 2, validation prefers 1:
+    # the validation loss falls, then rises once w passes 1
+    model, x, xv = _slope_problem()
+    train, val = (x, 2 * x), (xv, 1 * xv)
     patience, epochs = 3, 200
     hist = fit(
         model, _slope_loss, train, val,
@@ -122,12 +128,7 @@ def test_fit_early_stopping_restores_best():
 
 
 def test_fit_without_patience_keeps_last_weights():
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(200, 1, generator=gen)
-    xv = torch.randn(100, 1, generator=gen)
-    model = torch.nn.Linear(1, 1, bias=False)
-    with torch.no_grad():
-        model.weight.zero_()
+    model, x, xv = _slope_problem()
     hist = fit(model, _slope_loss, (x, 2 * x), (xv, xv), epochs=60, batch_size=50, lr=0.02,
                optimizer="sgd", progress=False)
     assert hist["epochs"] == 60
@@ -363,12 +364,7 @@ def test_train_or_load_bad_name(tmp_path, gaussian_data, name):
 def test_progress_bar_after_early_stop_is_complete_not_red(capsys, monkeypatch):
     """The bar of a training stopped early ends at the epochs run, not red at "53 % 32/60"."""
     monkeypatch.setenv("TQDM_MININTERVAL", "0")
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(200, 1, generator=gen)
-    xv = torch.randn(100, 1, generator=gen)
-    model = torch.nn.Linear(1, 1, bias=False)
-    with torch.no_grad():
-        model.weight.zero_()
+    model, x, xv = _slope_problem()
     hist = fit(model, _slope_loss, (x, 2 * x), (xv, xv), epochs=200, batch_size=50, lr=0.02,
                optimizer="sgd", patience=3, progress=True, desc="slope")
     err = capsys.readouterr().err

@@ -14,6 +14,7 @@ Every check calls the student's function itself, on inputs it draws with its own
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -22,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from threadpoolctl import threadpool_limits
 
 from ..metrics import roc_auc
-from . import ExerciseError, binomial_sigma, call_answer, correct, require
+from . import ExerciseError, binomial_sigma, call_answer, close, correct, require
 
 __all__ = ["exercise_2_1", "exercise_2_2", "exercise_2_3"]
 
@@ -261,12 +262,6 @@ def _mixture_ratio(log_s, log_b, f1, f2):
         return np.exp(log_mix(f1) - log_mix(f2))
 
 
-def _close(value, reference) -> bool:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return bool(np.all(np.isfinite(value))
-                    and np.all(np.abs(value - reference) <= RTOL * np.abs(reference) + 1e-12))
-
-
 def _ratio_mistakes(log_s, log_b, f1, f2) -> list[tuple[np.ndarray, str]]:
     """The values of the usual wrong answers, each with the cause to report."""
     ln_l = log_s - log_b
@@ -297,10 +292,11 @@ def _ratio_mistakes(log_s, log_b, f1, f2) -> list[tuple[np.ndarray, str]]:
 def _compare_ratio(which: str, value, log_s, log_b, f1, f2, where: str) -> None:
     """Raise with the likely cause unless ``value`` equals the reference mixture ratio."""
     ref = _mixture_ratio(log_s, log_b, f1, f2)
-    if _close(value, ref):
+    same = functools.partial(close, rtol=RTOL, atol=1e-12, finite=True)
+    if same(value, ref):
         return
     causes = [cause for wrong, cause in _ratio_mistakes(log_s, log_b, f1, f2)
-              if not _close(wrong, ref) and _close(value, wrong)]
+              if not same(wrong, ref) and same(value, wrong)]
     with np.errstate(invalid="ignore", divide="ignore"):
         worst = float(np.nanmax(np.abs(value / ref - 1))) if np.isfinite(value).any() else np.nan
     found = (f"ratio_{which} (the {'first' if which == 'direct' else 'second'} value returned) "

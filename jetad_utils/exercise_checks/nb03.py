@@ -12,10 +12,12 @@ inputs the notebook gives the answer.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
-from . import ExerciseError, call_answer, correct, require
+from . import ExerciseError, call_answer, close, correct, name_mistake, require, to_numpy
 
 __all__ = ["exercise_3_1", "exercise_3_2", "exercise_3_3"]
 
@@ -24,16 +26,9 @@ SCORES = ("recon", "kl", "loss")        # the three scores of notebook 03 (scans
 
 # ----------------------------------------------------------------------------- references
 
-def _np(t) -> np.ndarray:
-    """A tensor or array as a float64 NumPy array (detached)."""
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu().numpy()
-    return np.asarray(t, dtype=np.float64)
-
-
 def _recon(x, x_hat, metric: str) -> np.ndarray:
     """Reconstruction error per image, summed over pixels (logs clipped at −100 as in torch)."""
-    x, x_hat = _np(x).reshape(len(x), -1), _np(x_hat).reshape(len(x), -1)
+    x, x_hat = to_numpy(x).reshape(len(x), -1), to_numpy(x_hat).reshape(len(x), -1)
     if metric == "mse":
         return ((x - x_hat) ** 2).sum(axis=1)
     with np.errstate(divide="ignore"):
@@ -43,13 +38,13 @@ def _recon(x, x_hat, metric: str) -> np.ndarray:
 
 def _kl(mu, logvar, *, half=0.5, var=np.exp, log_sign=-1.0, reduce=np.sum) -> np.ndarray:
     """½ Σ_k (μ² + σ² − 1 − log σ²) per row; the keywords build the usual wrong versions."""
-    mu, logvar = _np(mu), _np(logvar)
+    mu, logvar = to_numpy(mu), to_numpy(logvar)
     return half * reduce(mu**2 + var(logvar) - 1.0 + log_sign * logvar, axis=1)
 
 
 def _kl_variants(mu, logvar) -> list[tuple[np.ndarray, str]]:
     """Common wrong KL formulas, each with the message that names the mistake."""
-    d = _np(mu).shape[1]
+    d = to_numpy(mu).shape[1]
     return [
         (_kl(mu, logvar, half=1.0), "the KL is twice the right value: the factor ½ in front of the sum is missing"),
         (_kl(mu, logvar, reduce=np.mean), "the KL is averaged over the latent dimensions: sum over them instead"),
@@ -61,11 +56,6 @@ def _kl_variants(mu, logvar) -> list[tuple[np.ndarray, str]]:
     ]
 
 
-def _close(got, ref, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
-    got, ref = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    return got.shape == ref.shape and bool(np.all(np.abs(got - ref) <= atol + rtol * np.abs(ref)))
-
-
 def _diagnose(number: str, results, what: str) -> None:
     """Raise an :class:`ExerciseError` unless every answer equals its reference.
 
@@ -73,12 +63,11 @@ def _diagnose(number: str, results, what: str) -> None:
     message)`` of common mistakes. A mistake is named only if it reproduces the answer in
     *every* case (one case alone can be matched by several mistakes).
     """
-    bad = [(g, r) for g, r, _ in results if not _close(g, r)]
+    same = functools.partial(close, rtol=1e-4, atol=1e-6)
+    bad = [(g, r) for g, r, _ in results if not same(g, r)]
     if not bad:
         return
-    for message in dict.fromkeys(m for _, _, variants in results for _, m in variants):
-        if all(any(m == message and _close(g, w) for w, m in variants) for g, _, variants in results):
-            raise ExerciseError(f"Exercise {number}: {message}")
+    name_mistake(number, results, same)
     g, r = (np.ravel(np.asarray(a, dtype=np.float64)) for a in bad[0])
     i = int(np.argmax(np.abs(g - r)))
     raise ExerciseError(f"Exercise {number}: {what} is {g[i]:.6g} where the definition gives {r[i]:.6g} "
@@ -250,7 +239,7 @@ def exercise_3_2(answer, mu=None, logvar=None) -> None:
                                 "images (dim=0); sum over the latent dimensions instead (dim=1)")
         require("3.2", tuple(got.shape) == (n,), f"the KL has shape {tuple(got.shape)} for mu of shape {(n, d)}; "
                 "return one number per image, shape (n,) (sum over dim=1)")
-        results.append((_np(got), _kl(m, lv), _kl_variants(m, lv)))
+        results.append((to_numpy(got), _kl(m, lv), _kl_variants(m, lv)))
     _diagnose("3.2", results, "the KL of an image")
     correct("3.2")
 

@@ -13,36 +13,16 @@ formulas, and exact small cases.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from . import ExerciseError, call_answer, correct, require
+from . import ExerciseError, call_answer, correct, name_mistake, real_number, require
 
 __all__ = ["exercise_4_1", "exercise_4_2", "exercise_4_3", "exercise_4_4"]
 
 
-def _real(number: str, value, what: str) -> float:
-    """``value`` as a float, if it is one real number (Python, NumPy or 0-d array)."""
-    ok = isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0
-                                             and np.issubdtype(value.dtype, np.number))
-    require(number, ok, f"{what} is a {type(value).__name__} ({str(value)[:60]!r}); return one number (a float)")
-    return float(value)
-
-
 def _matches(got: float, ref: float, tol: float = 1e-9) -> bool:
+    """Whether two numbers agree to ``tol`` relative to ``1 + |ref|`` (scalars, float arithmetic)."""
     return abs(got - ref) <= tol * (1.0 + abs(ref))
-
-
-def _name_mistake(number: str, results) -> None:
-    """Raise the message of the common mistake that reproduces the answer in *every* case.
-
-    ``results`` holds ``(got, ref, [(wrong value, message), ...])`` per case; one case alone
-    can be matched by several mistakes, all cases together single one out.
-    """
-    for message in dict.fromkeys(m for _, _, variants in results for _, m in variants):
-        if all(any(m == message and _matches(g, w) for w, m in variants) for g, _, variants in results):
-            raise ExerciseError(f"Exercise {number}: {message}")
 
 
 # ----------------------------------------------------------------------------- 4.1
@@ -115,13 +95,13 @@ def exercise_4_1(answer, u=None, v=None, u_weights=None, v_weights=None) -> None
 
     results, first_bad = [], None
     for a, b, wa, wb, exact in _w1_cases((u, v, u_weights, v_weights)):
-        got = _real("4.1", call_answer("4.1", answer, a, b, wa, wb), "wasserstein_1d's result")
+        got = real_number("4.1", call_answer("4.1", answer, a, b, wa, wb), "wasserstein_1d's result")
         ref = wasserstein_distance(a, b, wa, wb) if exact is None else exact
         results.append((got, ref, _w1_variants(a, b, wa, wb)))
         if first_bad is None and not _matches(got, ref):
             first_bad = (a, b, got, ref)
     if first_bad is not None:
-        _name_mistake("4.1", results)
+        name_mistake("4.1", results, _matches)
         a, b, got, ref = first_bad
         raise ExerciseError(f"Exercise 4.1: W1 of u = {np.round(a, 3).tolist()[:6]}..., v = "
                             f"{np.round(b, 3).tolist()[:6]}... is {ref:.6g} (scipy.stats.wasserstein_distance); "
@@ -231,7 +211,7 @@ def exercise_4_2(answer, points_a=None, points_b=None, radius: float = 0.8) -> N
         if np.ndim(emd) == 2:
             raise ExerciseError("Exercise 4.2: the EMD is a matrix: that is the transport plan (pot.emd); the EMD "
                                 "is its cost, pot.emd2(w_a, w_b, cost) (or (plan * cost).sum())")
-        value = _real("4.2", emd, "the EMD")
+        value = real_number("4.2", emd, "the EMD")
         require("4.2", _matches(value, ref_emd), f"the EMD is {value:.6g}, the optimal transport cost of these "
                 f"weights and distances is {ref_emd:.6g}: solve with pot.emd2(w_a, w_b, cost)")
     correct("4.2")
@@ -260,7 +240,8 @@ def _pair_of_numbers(got):
         if hasattr(item, "statistic") or (isinstance(item, tuple) and len(item) == 2):
             raise ExerciseError(f"Exercise 4.3: the {name} number is a whole SciPy result (statistic and p-value); "
                                 "return its .statistic")
-    return _real("4.3", got[0], "the Pearson coefficient"), _real("4.3", got[1], "the Spearman coefficient")
+    return (real_number("4.3", got[0], "the Pearson coefficient"),
+            real_number("4.3", got[1], "the Spearman coefficient"))
 
 
 def exercise_4_3(answer, emd_distances=None) -> None:

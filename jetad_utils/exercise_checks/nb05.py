@@ -12,43 +12,19 @@ float64), not from the notebook's solutions or the library's vectorised versions
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
 import numpy as np
 import torch
 
-from . import ExerciseError, call_answer, correct, require
+from . import ExerciseError, call_answer, close, correct, name_mistake, require, to_numpy
 
 __all__ = ["exercise_5_1", "exercise_5_2", "exercise_5_3"]
 
 NO_OBJECT = 0                 # class 0 of the decoder's logits: "no object"
 MIN_EFFECTIVE = 10            # fewest effective background events of a measurable efficiency
-
-
-def _close(got, ref, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
-    got, ref = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    if got.shape != ref.shape:
-        return False
-    both_nan = np.isnan(got) & np.isnan(ref)
-    return bool(np.all(both_nan | (np.abs(got - ref) <= atol + rtol * np.abs(ref))))
-
-
-def _name_mistake(number: str, results, close=_close) -> None:
-    """Raise the message of the common mistake that reproduces the answer in *every* case.
-
-    ``results`` holds ``(got, [(wrong value, message), ...])`` per case; one case alone can be
-    matched by several mistakes, all cases together single one out.
-    """
-    for message in dict.fromkeys(m for _, variants in results for _, m in variants):
-        if all(any(m == message and close(g, w) for w, m in variants) for g, variants in results):
-            raise ExerciseError(f"Exercise {number}: {message}")
-
-
-def _np(t) -> np.ndarray:
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu().numpy()
-    return np.asarray(t, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- 5.1
@@ -77,7 +53,7 @@ def _ordered(v, c, descending, sort) -> np.ndarray:
 def _fspool(values, mask, knots, *, descending=True, use_mask=True, rank_norm=lambda n: n - 1,
             scale_ranks=True, sort="elements") -> np.ndarray:
     """FSPool from its definition, one set and feature at a time; keywords build wrong versions."""
-    values, mask, knots = _np(values), np.asarray(mask, bool), _np(knots)
+    values, mask, knots = to_numpy(values), np.asarray(mask, bool), to_numpy(knots)
     out = np.zeros((values.shape[0], values.shape[2]))
     for s in range(values.shape[0]):
         v = values[s][mask[s]] if use_mask else values[s]
@@ -147,6 +123,7 @@ def exercise_5_1(answer, values=None, mask=None, knots=None) -> None:
         If the answer is missing or wrong (the message names the mistake: increasing order,
         padding pooled, rank i / n, ranks not scaled by P, values not sorted).
     """
+    same = functools.partial(close, rtol=1e-4, atol=1e-5, nan_equal=True)
     results, first_bad = [], None
     for v, m, k in _fspool_cases((values, mask, knots)):
         got = np.asarray(call_answer("5.1", answer, v, m, k))
@@ -155,10 +132,10 @@ def exercise_5_1(answer, values=None, mask=None, knots=None) -> None:
                 f"{(n_sets, n_feat)}, one pooled value per set and feature")
         ref = _fspool(v, m, k)
         results.append((got, _fspool_variants(v, m, k)))
-        if first_bad is None and not _close(got, ref, rtol=1e-4, atol=1e-5):
+        if first_bad is None and not same(got, ref):
             first_bad = (got, ref)
     if first_bad is not None:
-        _name_mistake("5.1", results, lambda g, w: _close(g, w, rtol=1e-4, atol=1e-5))
+        name_mistake("5.1", results, same)
         got, ref = first_bad
         s, c = np.unravel_index(int(np.argmax(np.abs(got - ref))), ref.shape)
         raise ExerciseError(f"Exercise 5.1: set {s}, feature {c}: FSPool is {ref[s, c]:.6g}, your answer gives "
@@ -193,7 +170,7 @@ def _chamfer_event(a, t, b, logp, w, *, sign=-1.0, power=1, reduce=np.sum, own_c
 def _chamfer(x, types, mask, vec, logits, w, *, use_mask=True, use_out=True, logp_fn=_log_softmax, own=False,
              **kw):
     """(loss per event, near ties of a nearest neighbour per event) from the definition."""
-    x, vec, logits = _np(x), _np(vec), _np(logits)
+    x, vec, logits = to_numpy(x), to_numpy(vec), to_numpy(logits)
     types, mask = np.asarray(types).astype(int), np.asarray(mask, bool)
     out_rows = logits.argmax(axis=-1) != NO_OBJECT
     losses, ties = [], []
@@ -274,6 +251,7 @@ def exercise_5_2(answer, x=None, types=None, mask=None, vec=None, logits=None, w
         If the answer is missing or wrong (the message names the mistake: sign of the class
         term, padding or "no object" rows taking part, squared distances, raw logits, ...).
     """
+    same = functools.partial(close, rtol=1e-4, atol=1e-4, nan_equal=True)
     results, first_bad, not_empty = [], None, None
     for args, weight in _chamfer_cases((x, types, mask, vec, logits, w)):
         with torch.no_grad():
@@ -284,18 +262,18 @@ def exercise_5_2(answer, x=None, types=None, mask=None, vec=None, logits=None, w
         require("5.2", tuple(got.shape) == (n,), f"the loss has shape {tuple(got.shape)}; return one value per "
                 f"event, shape ({n},) (sum over the elements of each event)")
         ref, ties = _chamfer(*args, weight)
-        got = _np(got)
-        no_output = (_np(args[4]).argmax(-1) == NO_OBJECT).all(axis=1)
+        got = to_numpy(got)
+        no_output = (to_numpy(args[4]).argmax(-1) == NO_OBJECT).all(axis=1)
         if not_empty is None and np.any(no_output & ~np.isclose(got, 0.0)):
             not_empty = got[no_output & ~np.isclose(got, 0.0)][0]
         keep = ~ties
         results.append((got[keep], args, weight, keep))
-        if first_bad is None and not _close(got[keep], ref[keep], rtol=1e-4, atol=1e-4):
+        if first_bad is None and not same(got[keep], ref[keep]):
             first_bad = (got[keep], ref[keep])
     if first_bad is not None or not_empty is not None:
         variants = [(g, [(wrong[keep], message) for wrong, message in _chamfer_variants(args, weight)])
                     for g, args, weight, keep in results]          # computed only for a wrong answer
-        _name_mistake("5.2", variants, lambda g, wv: _close(g, wv, rtol=1e-4, atol=1e-4))
+        name_mistake("5.2", variants, same)
         if not_empty is not None:
             raise ExerciseError("Exercise 5.2: an event whose output rows are all 'no object' has loss "
                                 f"{not_empty:.3g}; "
@@ -417,17 +395,18 @@ def exercise_5_3(answer, score_b=None, score_s=None, weight_b=None, eps_values=(
         √eps_b instead of the selected fraction, off by one event, the NaN rule, ...).
     """
     notebook = (score_b, score_s, weight_b, tuple(eps_values))
+    same = functools.partial(close, rtol=1e-9, atol=1e-12, nan_equal=True)     # the NaN rule: NaN equals NaN
     results, first_bad = [], None
     for sb, ss, wb, epsilons in _si_cases(notebook):
         for eps in epsilons:
             got = _si_value(call_answer("5.3", answer, sb, ss, eps, wb))
             accepted = _si_accepted(sb, ss, eps, wb)
-            ok = any(_close(got, a, rtol=1e-9, atol=1e-12) for a in accepted)
+            ok = any(same(got, a) for a in accepted)
             results.append((got, _si_variants(sb, ss, eps, wb)))
             if first_bad is None and not ok:
                 first_bad = (got, accepted[0], eps)
     if first_bad is not None:
-        _name_mistake("5.3", results, lambda g, w: _close(g, w, rtol=1e-9, atol=1e-12))
+        name_mistake("5.3", results, same)
         got, ref, eps = first_bad
         if math.isnan(got):
             raise ExerciseError(f"Exercise 5.3: NaN at eps_b = {eps:g} where the selected background has at least "

@@ -16,46 +16,21 @@ order of the jets or overall scale of the weights.
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 
 import numpy as np
 import torch
 
-from . import ExerciseError, call_answer, correct, require
+from . import ExerciseError, call_answer, close, correct, name_mistake, real_number, require, to_numpy
 
 __all__ = ["exercise_6_1", "exercise_6_2", "exercise_6_3", "exercise_6_4"]
 
 ANGULAR_SCALE = 0.15          # a of the momentum-weighted distance (setvae.ANGULAR_SCALE)
 
 
-def _np(t) -> np.ndarray:
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu().numpy()
-    return np.asarray(t, dtype=np.float64)
-
-
-def _close(got, ref, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
-    got, ref = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    return got.shape == ref.shape and bool(np.all(np.abs(got - ref) <= atol + rtol * np.abs(ref)))
-
-
-def _name_mistake(number: str, results, close=_close) -> None:
-    """Raise the message of the common mistake that reproduces the answer in *every* case.
-
-    ``results`` holds ``(got, [(wrong value, message), ...])`` per case; one case alone can be
-    matched by several mistakes, all cases together single one out.
-    """
-    for message in dict.fromkeys(m for _, variants in results for _, m in variants):
-        if all(any(m == message and close(g, w) for w, m in variants) for g, variants in results):
-            raise ExerciseError(f"Exercise {number}: {message}")
-
-
-def _real(number: str, value, what: str) -> float:
-    ok = isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0) or (
-        isinstance(value, torch.Tensor) and value.numel() == 1)
-    require(number, ok, f"{what} is a {type(value).__name__} ({str(value)[:50]!r}); return one number")
-    return float(value)
+#: real_number that also takes a one-element tensor (6.2's loss) and any 0-d array, in notebook 06's words
+_real_or_tensor = functools.partial(real_number, tensor=True, any_dtype=True, advice="return one number", shown=50)
 
 
 # ----------------------------------------------------------------------------- 6.1
@@ -63,7 +38,7 @@ def _real(number: str, value, what: str) -> float:
 def _chamfer(t, t_rec, types, mask, a, *, half=0.5, directions=(True, True), match_class=True, weight="input",
              scale=2, root=False, use_mask=True, reduce=np.sum) -> np.ndarray:
     """The class-matched Chamfer loss from its definition, jet by jet; keywords build wrong versions."""
-    t, t_rec, mask = _np(t), _np(t_rec), np.asarray(mask, bool)
+    t, t_rec, mask = to_numpy(t), to_numpy(t_rec), np.asarray(mask, bool)
     types = None if types is None else np.asarray(types)
     out = []
     for k in range(len(t)):
@@ -148,6 +123,7 @@ def exercise_6_1(answer, t=None, t_rec=None, types=None, mask=None, a: float = A
         If the answer is missing or wrong (the message names the mistake: missing ½, one
         direction only, classes not matched, padding included, the angular weight, ...).
     """
+    same = functools.partial(close, rtol=1e-4, atol=1e-5)
     results, first_bad = [], None
     for tt, tr, ty, m, scale in _chamfer_cases((t, t_rec, types, mask), a):
         got = call_answer("6.1", answer, tt, tr, ty, m, scale)
@@ -155,15 +131,15 @@ def exercise_6_1(answer, t=None, t_rec=None, types=None, mask=None, a: float = A
                 "torch tensor")
         require("6.1", tuple(got.shape) == (len(tt),), f"the loss has shape {tuple(got.shape)}; return one value per "
                 f"jet, shape ({len(tt)},)")
-        got = _np(got)
+        got = to_numpy(got)
         require("6.1", np.all(np.isfinite(got)), "the loss is NaN or infinite: the minima of padding rows are +inf, "
                 "and inf × 0 = NaN; drop them with torch.where(mask, minima, 0) instead of multiplying by the mask")
         ref = _chamfer(tt, tr, ty, m, scale)
         results.append((got, _chamfer_variants(tt, tr, ty, m, scale)))
-        if first_bad is None and not _close(got, ref, rtol=1e-4, atol=1e-5):
+        if first_bad is None and not same(got, ref):
             first_bad = (got, ref, ty is None)
     if first_bad is not None:
-        _name_mistake("6.1", results, lambda g, w: _close(g, w, rtol=1e-4, atol=1e-5))
+        name_mistake("6.1", results, same)
         got, ref, no_types = first_bad
         k = int(np.argmax(np.abs(got - ref)))
         raise ExerciseError(f"Exercise 6.1: jet {k}{' (types=None)' if no_types else ''}: the class-matched Chamfer "
@@ -197,12 +173,12 @@ class _FixedSetVAE:
 
     def rec(self) -> np.ndarray:
         """The Chamfer loss of each one-particle jet: d of its particle and its reconstruction."""
-        t, r = _np(self.t[:, 0]), _np(self.outputs["recon"][:, 0])
+        t, r = to_numpy(self.t[:, 0]), to_numpy(self.outputs["recon"][:, 0])
         return (t[:, 0] - r[:, 0]) ** 2 + t[:, 0] ** 2 * ((t[:, 1:] - r[:, 1:]) ** 2).sum(-1) / ANGULAR_SCALE**2
 
 
 def _kl(mu, logvar) -> np.ndarray:
-    mu, logvar = _np(mu), _np(logvar)
+    mu, logvar = to_numpy(mu), to_numpy(logvar)
     return 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).sum(axis=1)
 
 
@@ -246,12 +222,12 @@ def _clip_on_stand_in(answer) -> None:
         require("6.2", math.isfinite(value), f"the loss is {value} for a batch of {len(rec)} jets with fraction "
                 f"{fraction}: at least one jet must keep its KL, ⌈f n⌉ = {math.ceil(fraction * len(rec))}")
         results.append((value, _clip_variants(rec, kl, beta, fraction)))
-        if first_bad is None and not _close(value, ref, rtol=1e-5, atol=1e-6):
+        if first_bad is None and not close(value, ref, rtol=1e-5, atol=1e-6):
             first_bad = (value, ref, beta, fraction)
         if fraction == 0.5 and first_bad is None:
             _clip_gradients(got, model, rec)
     if first_bad is not None:
-        _name_mistake("6.2", results)
+        name_mistake("6.2", results, functools.partial(close, rtol=1e-5, atol=1e-6))
         value, ref, beta, fraction = first_bad
         raise ExerciseError(f"Exercise 6.2: with beta = {beta} and fraction = {fraction} the CLIP loss of a test "
                             f"batch is {ref:.6g}, your answer gives {value:.6g}")
@@ -264,11 +240,11 @@ def _clip_gradients(loss, model, rec) -> None:
     keep = np.zeros(len(rec), bool)
     keep[np.argsort(rec)[: math.ceil(0.5 * len(rec))]] = True
     mu_grad = model.outputs["mu"].grad
-    moved = np.zeros(len(rec), bool) if mu_grad is None else (_np(mu_grad).any(axis=1))
+    moved = np.zeros(len(rec), bool) if mu_grad is None else (to_numpy(mu_grad).any(axis=1))
     require("6.2", np.array_equal(moved, keep), "the KL gradient does not reach exactly the kept jets (is the KL "
             "detached, or computed for other jets?): index the per-jet KL with the kept indices, kl[best]")
     rec_grad = model.outputs["recon"].grad
-    require("6.2", rec_grad is not None and bool(_np(rec_grad)[:, 0].any(axis=1).all()),
+    require("6.2", rec_grad is not None and bool(to_numpy(rec_grad)[:, 0].any(axis=1).all()),
             "the reconstruction gradient must reach every jet: the reconstruction term is the mean over the batch")
 
 
@@ -281,13 +257,14 @@ def _clip_on_model(answer, model, x, t, types, mask, beta, fraction) -> None:
         with torch.no_grad():
             torch.manual_seed(7)
             out = model(x, types, mask)
-            rec = _np(class_matched_chamfer(t, out["recon"], types if model.use_pid else None, mask))
+            rec = to_numpy(class_matched_chamfer(t, out["recon"], types if model.use_pid else None, mask))
             ref = _clip_loss(rec, _kl(out["mu"], out["logvar"]), beta, fraction)
             torch.manual_seed(7)                       # the same z is drawn again
-            value = _real("6.2", call_answer("6.2", answer, model, x, t, types, mask, beta, fraction), "the loss")
+            got = call_answer("6.2", answer, model, x, t, types, mask, beta, fraction)
+            value = _real_or_tensor("6.2", got, "the loss")
     finally:
         model.train(was)
-    require("6.2", abs(value - ref) <= 1e-5 * abs(ref) + 1e-7, f"on the notebook's batch the CLIP loss is "
+    require("6.2", close(value, ref, rtol=1e-5, atol=1e-7), f"on the notebook's batch the CLIP loss is "
             f"{ref:.6g}, your answer gives {value:.6g}")
 
 
@@ -384,13 +361,13 @@ def exercise_6_3(answer, qcd_scores=None, signal_scores=None, rejection: float =
     results, first_bad = [], None
     for q, s, r, explicit in cases:
         args = (q, s, r) if explicit else (q, s)
-        got = _real("6.3", call_answer("6.3", answer, *args), "eff_at_rejection's result")
+        got = _real_or_tensor("6.3", call_answer("6.3", answer, *args), "eff_at_rejection's result")
         lo, hi = _efficiency_range(q, s, r)
         results.append((got, _eff_variants(q, s, r)))
         if first_bad is None and not lo - 1e-12 <= got <= hi + 1e-12:
             first_bad = (got, lo, hi, r, explicit)
     if first_bad is not None:
-        _name_mistake("6.3", results, lambda g, w: _close(g, w, rtol=1e-9, atol=1e-12))
+        name_mistake("6.3", results, functools.partial(close, rtol=1e-9, atol=1e-12))
         got, lo, hi, r, explicit = first_bad
         raise ExerciseError(f"Exercise 6.3: at a rejection of {r:g}{'' if explicit else ' (the default)'} the signal "
                             f"efficiency is between {lo:.4f} and {hi:.4f}; your answer gives {got:.4f}"

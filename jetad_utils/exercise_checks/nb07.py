@@ -19,7 +19,7 @@ from torch import nn
 
 from jetad_utils import latent
 
-from . import ExerciseError, binomial_sigma, call_answer, correct, require
+from . import ExerciseError, binomial_sigma, call_answer, close, correct, require
 
 __all__ = ["exercise_7_1", "exercise_7_2", "exercise_7_3", "exercise_7_4"]
 
@@ -38,9 +38,8 @@ def _keeps_torch_rng(check):
     return wrapped
 
 
-def _close(value, reference, rtol=1e-4, atol=1e-6) -> bool:
-    """``|value - reference| <= rtol |reference| + atol`` (False for a non-finite value)."""
-    return bool(np.isfinite(value)) and abs(value - reference) <= rtol * abs(reference) + atol
+#: :func:`close` of one number to a reference, False for a non-finite value; rtol 1e-4, atol 1e-6 unless given
+_close_finite = functools.partial(close, rtol=1e-4, atol=1e-6, finite=True)
 
 
 def _test_vae(latent_dim: int, seed: int, n_features: int = N_FEATURES) -> latent.SeluVAE:
@@ -130,25 +129,27 @@ def _check_loss_value(answer, model, x: torch.Tensor, alpha: float) -> None:
     at_0 = _scalar_loss("7.1", call_answer("7.1", answer, model, x, alpha=0.0), n)
     at_1 = _scalar_loss("7.1", call_answer("7.1", answer, model, x, alpha=1.0), n)
     slope = at_1 - at_0
-    if _close(at_0, at_default) and _close(at_1, at_default):
-        require("7.1", not _close(at_default, kl), "the reconstruction term alpha * MSE is missing")
+    if _close_finite(at_0, at_default) and _close_finite(at_1, at_default):
+        require("7.1", not _close_finite(at_default, kl), "the reconstruction term alpha * MSE is missing")
         require("7.1", False, "your loss does not change with its alpha argument (does it use the global ALPHA?): "
                               "weight the MSE by alpha")
-    require("7.1", not (_close(at_0, n * kl, 1e-3) or _close(slope, n * mse, 1e-3)),
+    require("7.1", not (_close_finite(at_0, n * kl, rtol=1e-3) or _close_finite(slope, n * mse, rtol=1e-3)),
             f"your loss is a sum over the {n} events of the batch: return the mean over events")
-    require("7.1", _close(mse, kl, 1e-2) or not (_close(at_0, mse, 1e-3) and _close(slope, kl, 1e-3)),
+    require("7.1", _close_finite(mse, kl, rtol=1e-2)
+            or not (_close_finite(at_0, mse, rtol=1e-3) and _close_finite(slope, kl, rtol=1e-3)),
             "alpha multiplies the KL term: the loss is alpha * MSE + KL (alpha weights the reconstruction)")
-    require("7.1", _close(at_0, kl, 1e-4, 1e-6),
+    require("7.1", _close_finite(at_0, kl, rtol=1e-4, atol=1e-6),
             f"the KL part of your loss (its value at alpha = 0) is {at_0:.6g}, but the batch mean of the KL is "
             f"{kl:.6g}: {_kl_mistake(np.array([at_0]), {k: np.array([v]) for k, v in parts.items()}, n_latent)}")
-    require("7.1", not _close(slope, 0.0, 0.0, 1e-9), "the reconstruction term alpha * MSE is missing")
-    require("7.1", not _close(slope, -mse, 1e-3), "the MSE enters with the wrong sign: + alpha * MSE")
-    require("7.1", not _close(slope, x.shape[1] * mse, 1e-3),
+    require("7.1", not _close_finite(slope, 0.0, rtol=0.0, atol=1e-9),
+            "the reconstruction term alpha * MSE is missing")
+    require("7.1", not _close_finite(slope, -mse, rtol=1e-3), "the MSE enters with the wrong sign: + alpha * MSE")
+    require("7.1", not _close_finite(slope, x.shape[1] * mse, rtol=1e-3),
             f"the squared errors are summed over the {x.shape[1]} features: the MSE is their mean over the features")
-    require("7.1", _close(slope, mse, 1e-4, 1e-7),
+    require("7.1", _close_finite(slope, mse, rtol=1e-4, atol=1e-7),
             f"the reconstruction part of your loss per unit alpha is {slope:.6g}, but the batch mean of "
             f"mean_i (x_i - x_hat_i)^2 is {mse:.6g}: use the squared difference of x and x_hat, averaged")
-    require("7.1", _close(at_default, alpha * mse + kl, 1e-4, 1e-5),
+    require("7.1", _close_finite(at_default, alpha * mse + kl, rtol=1e-4, atol=1e-5),
             f"with the default alpha your loss is {at_default:.6g}, expected alpha * MSE + KL = {alpha * mse + kl:.6g} "
             f"for alpha = {alpha:g}")
 
@@ -489,9 +490,9 @@ def _check_decoder_loss_value(loss, decoder, batch, z, m) -> None:
     n_feat = batch[3].shape[1]
     for factor, cause in ((n * n_feat, "a sum over events and features"), (n, "summed over the events"),
                           (n_feat, f"summed over the {n_feat} features")):
-        require("7.4", not _close(value, factor * mse, 1e-3), f"your loss is {cause}: return the mean of (x_hat - x)^2 "
-                                                            "over events and features (.mean())")
-    require("7.4", _close(value, mse, 1e-4, 1e-7),
+        require("7.4", not _close_finite(value, factor * mse, rtol=1e-3),
+                f"your loss is {cause}: return the mean of (x_hat - x)^2 over events and features (.mean())")
+    require("7.4", _close_finite(value, mse, rtol=1e-4, atol=1e-7),
             f"your loss is {value:.6g}, but the mean of (decoder(z, m_scaled) - x)^2 for the z and m_scaled your code "
             f"passed is {mse:.6g}: return the MSE of the decoder's output against the targets x")
     require("7.4", loss.requires_grad,
