@@ -199,6 +199,37 @@ def test_4_2_right_answers_pass(answer, seed, capsys):
     assert capsys.readouterr().out == "Exercise 4.2: correct\n"
 
 
+def dense_jets(seed, occupancy):
+    """Jets with many pixels, several on the same pixels (as full mode's jets): there POT's
+    euclidean distance differs from the exact one by ~1e-8 at zero distance."""
+    rng = np.random.default_rng(100 + seed)
+    out = []
+    for _ in range(2):
+        img = rng.exponential(size=(40, 40)) * (rng.random((40, 40)) < occupancy)
+        img[18:23, 18:23] += 1.0
+        out.append(ot.image_points((img / img.sum()).astype(np.float32), RADIUS))
+    return out
+
+
+@pytest.mark.parametrize("occupancy", [0.1, 0.3])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_4_2_the_notebook_solution_passes_on_dense_jets(seed, occupancy, capsys):
+    a, b = dense_jets(seed, occupancy)
+    # the rounding this test is about is really there
+    assert np.abs(pot.dist(a[:, 1:] / RADIUS, b[:, 1:] / RADIUS, metric="euclidean")
+                  - cdist(a[:, 1:] / RADIUS, b[:, 1:] / RADIUS)).max() > 1e-12
+    checks.exercise_4_2(emd_solution, a, b, RADIUS)
+    assert capsys.readouterr().out == "Exercise 4.2: correct\n"
+
+
+@pytest.mark.parametrize("answer, cause", [(emd_not_over_r, "divide the positions"),
+                                           (emd_squared, "squared distance")])
+def test_4_2_wrong_answers_are_still_named_on_dense_jets(answer, cause):
+    a, b = dense_jets(0, 0.3)
+    with pytest.raises(ExerciseError, match=cause):
+        checks.exercise_4_2(answer, a, b, RADIUS)
+
+
 def test_4_2_agrees_with_the_library_on_notebook_jets():
     a, b = jets(0)
     assert abs(emd_solution(a, b)[0] - ot.emd(a, b, radius=RADIUS)) < 1e-9
