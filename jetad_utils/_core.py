@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,26 @@ import numpy as np
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
+#: spellings a yes/no setting accepts (environment variables, ``jetad-data --set KEY=VALUE``)
+BOOL_SPELLINGS = "1/true/yes/on or 0/false/no/off"
+
+
+def parse_bool(raw: str, what: str) -> bool:
+    """``"1"/"true"/"yes"/"on"`` -> True, ``"0"/"false"/"no"/"off"`` -> False, else an error.
+
+    >>> parse_bool("Yes", "mpi")
+    True
+    >>> parse_bool("ture", "mpi")
+    Traceback (most recent call last):
+    ...
+    ValueError: mpi=ture is not a yes/no value; use 1/true/yes/on or 0/false/no/off
+    """
+    value = str(raw).strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE - {""}:
+        return False
+    raise ValueError(f"{what}={raw} is not a yes/no value; use {BOOL_SPELLINGS}")
 
 #: The repository's own ``data/`` folder (exists in a source checkout / editable install).
 _REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -369,3 +391,84 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     with atomic_path(path) as tmp:
         with open(tmp, mode, **open_kwargs) as fh:
             yield fh
+
+
+class NoSpaceError(OSError):
+    """Not enough free disk space for a write; the message names the directory and the fix."""
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(nbytes) < 1000 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+    return f"{nbytes:.1f} TB"  # pragma: no cover
+
+
+def _existing_parent(path: Path) -> Path:
+    path = Path(path)
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def check_free_space(directory, needed: float, what: str, fix: str) -> None:
+    """Raise :class:`NoSpaceError` if ``directory``'s file system has less than ``needed`` bytes.
+
+    ``what`` says what is to be written, ``fix`` what the user can do (both go in the message).
+
+    >>> check_free_space(tempfile.gettempdir(), 1e30, "a test", "free some space")
+    Traceback (most recent call last):
+    ...
+    jetad_utils._core.NoSpaceError: ...
+    """
+    where = _existing_parent(Path(directory))
+    free = shutil.disk_usage(where).free
+    if needed > free:
+        raise NoSpaceError(errno.ENOSPC,
+                           f"not enough disk space for {what} in {directory}: needs about "
+                           f"{_human(needed)}, {_human(free)} free; {fix}")
+
+
+def write_bytes_atomic(path, payload: bytes, *, what: str, fix: str) -> None:
+    """Write ``payload`` to ``path`` atomically, or raise :class:`NoSpaceError` leaving nothing.
+
+    The free space is checked first; a write that still fails for lack of space (another
+    writer, a quota) is caught in Python, its temporary file removed, and reported with the
+    directory and ``fix``. The data is flushed to disk before the rename.
+
+    >>> target = Path(tempfile.mkdtemp()) / "x.bin"
+    >>> write_bytes_atomic(target, b"abc", what="a test", fix="-"); target.read_bytes()
+    b'abc'
+    """
+    path = Path(path)
+    check_free_space(path.parent, len(payload), what, fix)
+    try:
+        with atomic_write(path) as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) and not isinstance(exc, NoSpaceError):
+            free = shutil.disk_usage(_existing_parent(path.parent)).free
+            raise NoSpaceError(exc.errno,
+                               f"ran out of disk space writing {what} to {path.parent} "
+                               f"({_human(len(payload))} to write, {_human(free)} free; nothing "
+                               f"half-written was kept); {fix}") from exc
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path, *, timeout: float = -1):
+    """Exclusive inter-process lock on the file ``path`` (created if missing), released on exit.
+
+    Processes asking for the same lock wait for each other (``timeout`` seconds, default
+    forever). Works on every platform (``filelock``); the lock file is left in place, which is
+    what keeps it safe for processes already waiting on it.
+    """
+    from filelock import FileLock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path), timeout=timeout):
+        yield

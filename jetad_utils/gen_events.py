@@ -132,7 +132,7 @@ __all__ = [
     "EVENTS_OPTIONS", "BACKGROUNDS", "SIGNALS", "DESCRIPTIONS", "PROCESSES", "CHANNELS",
     "OBJECT_CODES", "OBJECT_NAMES", "N_OBJECTS", "N_ROWS", "MET_ROW", "JET", "BJET", "ELECTRON",
     "POSITRON", "MUON", "ANTIMUON", "PHOTON", "MET", "generate_events", "select_channel",
-    "channel_mask", "process_settings",
+    "channel_mask", "process_settings", "check_events_options",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -306,6 +306,13 @@ def process_settings(process: str, channel: str = "all") -> list[str]:
 # --------------------------------------------------------------------------------------------
 # generation
 # --------------------------------------------------------------------------------------------
+def check_events_options(*, process: str = "ttbar", mpi: bool = False, channel: str = "all") -> None:
+    """Raise ValueError for options :func:`generate_events` cannot use (checked before any work)."""
+    process_settings(process, str(channel))
+    if not isinstance(mpi, (bool, np.bool_)):
+        raise ValueError(f"mpi must be a bool, got {mpi!r}")
+
+
 def generate_events(n: int, seed: int, *, process: str = "ttbar", mpi: bool = False,
                     channel: str = "all") -> dict:
     """``n`` Dark-Machines-like events of one process, as fixed-size object tables.
@@ -343,10 +350,9 @@ def generate_events(n: int, seed: int, *, process: str = "ttbar", mpi: bool = Fa
     n = int(n)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    check_events_options(process=process, mpi=mpi, channel=channel)
     channel = str(channel)
     settings = process_settings(process, channel)
-    if not isinstance(mpi, (bool, np.bool_)):
-        raise ValueError(f"mpi must be a bool, got {mpi!r}")
     quiet_fastjet()
     pythia = make_pythia([*settings, "Print:errors = off"], seed, mpi=bool(mpi))
     parts = []

@@ -85,6 +85,7 @@ from .pythia_tools import MAX_PYTHIA_SEED, as_events, final_state_arrays, make_p
 
 __all__ = [
     "JETS_OPTIONS", "LHCO_OPTIONS", "JET_CLASSES", "generate_jets", "generate_lhco", "particle_classes",
+    "check_jets_options", "check_lhco_options",
     "PID_PADDING", "PID_CHARGED_HADRON", "PID_NEUTRAL_HADRON", "PID_PHOTON", "PID_ELECTRON", "PID_MUON",
 ]
 
@@ -270,18 +271,10 @@ def generate_jets(n: int, seed: int, *, cls="qcd", pt_min=550.0, pt_max=650.0, e
         ``mask`` : (n, n_max) bool.
     """
     n = _check_n(n)
-    if cls not in JET_CLASSES:
-        raise ValueError(f"unknown jet class {cls!r}; choose from {sorted(JET_CLASSES)}")
+    check_jets_options(cls=cls, pt_min=pt_min, pt_max=pt_max, eta_max=eta_max, radius=radius,
+                       n_max=n_max)
     pt_min, pt_max, eta_max, radius = float(pt_min), float(pt_max), float(eta_max), float(radius)
     n_max = int(n_max)
-    if not 0 < pt_min < pt_max:
-        raise ValueError(f"need 0 < pt_min < pt_max, got {pt_min}, {pt_max}")
-    if not eta_max > 0:
-        raise ValueError(f"eta_max must be > 0, got {eta_max}")
-    if not 0 < radius < np.pi:
-        raise ValueError(f"radius must be in (0, pi), got {radius}")
-    if n_max < 1:
-        raise ValueError(f"n_max must be >= 1, got {n_max}")
 
     spec = JET_CLASSES[cls]
     low, high = spec.get("margins", _PTHAT_MARGINS[spec["semileptonic"]])
@@ -342,6 +335,7 @@ def generate_lhco(n: int, seed: int, *, process="qcd", radius=1.0, pt_min=1200.0
         R0 = radius; 0 where the denominator is 0).
     """
     n = _check_n(n)
+    check_lhco_options(process=process, radius=radius, pt_min=pt_min)
     radius, pt_min = float(radius), float(pt_min)
     if process == "qcd":
         settings = ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {max(pt_min - LHCO_PTHAT_BELOW_CUT, 20.0):g}"]
@@ -349,12 +343,8 @@ def generate_lhco(n: int, seed: int, *, process="qcd", radius=1.0, pt_min=1200.0
     elif process == "signal":
         settings = list(_LHCO_SIGNAL)
         expected = 0.6
-    else:
+    else:  # pragma: no cover - check_lhco_options refused it
         raise ValueError(f"process must be 'qcd' or 'signal', got {process!r}")
-    if not 0 < radius < np.pi:
-        raise ValueError(f"radius must be in (0, pi), got {radius}")
-    if not pt_min > 0:
-        raise ValueError(f"pt_min must be > 0, got {pt_min}")
 
     def select(batch, pythia, match):
         return _select_lhco(batch, pythia, radius=radius, pt_min=pt_min)
@@ -362,6 +352,39 @@ def generate_lhco(n: int, seed: int, *, process="qcd", radius=1.0, pt_min=1200.0
     keys = ("mjj", "mj1", "mj2", "ptj1", "ptj2", "tau21_j1", "tau21_j2", "tau32_j1", "tau32_j2")
     empty = {k: np.zeros(0, np.float32) for k in keys}
     return _run(n, _checked_seed(seed), settings, mpi, select, None, expected, empty)
+
+
+# ----------------------------------------------------------------------------- option checks
+def check_jets_options(*, cls="qcd", pt_min=550.0, pt_max=650.0, eta_max=2.0, radius=0.8,
+                       n_max=128, mpi=False) -> None:
+    """Raise ValueError for options :func:`generate_jets` cannot use (checked before any work).
+
+    >>> check_jets_options(cls="top", pt_min=700.0, pt_max=600.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: need 0 < pt_min < pt_max, got 700.0, 600.0
+    """
+    if cls not in JET_CLASSES:
+        raise ValueError(f"unknown jet class {cls!r}; choose from {sorted(JET_CLASSES)}")
+    pt_min, pt_max, eta_max, radius = float(pt_min), float(pt_max), float(eta_max), float(radius)
+    if not 0 < pt_min < pt_max:
+        raise ValueError(f"need 0 < pt_min < pt_max, got {pt_min}, {pt_max}")
+    if not eta_max > 0:
+        raise ValueError(f"eta_max must be > 0, got {eta_max}")
+    if not 0 < radius < np.pi:
+        raise ValueError(f"radius must be in (0, pi), got {radius}")
+    if int(n_max) < 1:
+        raise ValueError(f"n_max must be >= 1, got {n_max}")
+
+
+def check_lhco_options(*, process="qcd", radius=1.0, pt_min=1200.0, mpi=False) -> None:
+    """Raise ValueError for options :func:`generate_lhco` cannot use (checked before any work)."""
+    if process not in ("qcd", "signal"):
+        raise ValueError(f"process must be 'qcd' or 'signal', got {process!r}")
+    if not 0 < float(radius) < np.pi:
+        raise ValueError(f"radius must be in (0, pi), got {radius}")
+    if not float(pt_min) > 0:
+        raise ValueError(f"pt_min must be > 0, got {pt_min}")
 
 
 # ----------------------------------------------------------------------------- the event loop

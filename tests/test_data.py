@@ -268,7 +268,9 @@ def test_cli_list_describe_generate_and_errors(store, capsys):
     assert data.main(["generate", "jets", "--n", "10", "--cls", "gluon"]) == 2
     err = capsys.readouterr().err
     assert "cls='gluon' is not valid" in err and "hbb" in err
-    assert data.main(["generate", "lhco", "--n", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_:  # argparse: usage and the message, exit code 2
+        data.main(["generate", "lhco", "--n", "0"])
+    assert exit_.value.code == 2 and "--n: '0' is not a positive number" in capsys.readouterr().err
     assert data.main(["generate", "lhco", "--n", "5", "--set", "colour=red"]) == 2
 
 
