@@ -405,6 +405,20 @@ def _remove_orphans(directory: Path) -> list[Path]:
     return removed
 
 
+def _drop_if_empty(directory: Path) -> None:
+    """Remove a seed directory that holds nothing but its lock (a generation that wrote nothing).
+
+    Called with the lock held. A process already waiting for this lock then holds a lock on the
+    removed file while a newcomer locks a new one: both may generate the same chunks, which is
+    harmless (chunks are deterministic and written atomically), only wasted work.
+    """
+    with contextlib.suppress(OSError):
+        if all(p.name == ".lock" for p in directory.iterdir()):
+            (directory / ".lock").unlink(missing_ok=True)
+            directory.rmdir()
+            directory.parent.rmdir()  # the options directory, if this was its only seed
+
+
 def _roots() -> tuple[Path, Path | None]:
     """(root to read first, root to write to or None)."""
     primary = data_dir()
@@ -559,8 +573,9 @@ def _dask_chunks(client, address, name, options, tasks):
                     "again, or generate without Dask."
                 )
     finally:
-        with contextlib.suppress(Exception):
-            client.cancel(list(pending))
+        if pending and client.status == "running":
+            with contextlib.suppress(Exception):
+                client.cancel(list(pending))
 
 
 def _run_chunks(name, options, tasks, *, jobs, client, address, progress, total_events, desc):
@@ -746,11 +761,15 @@ def _generate_missing(survey: _Survey, *, jobs, dask, progress) -> None:
             chunks = _run_chunks(name, opts, tasks, jobs=jobs, client=client, address=address,
                                  progress=progress, total_events=size * len(tasks),
                                  desc=f"generating {name} ({tag.split('-')[0]})")
-            with contextlib.closing(chunks):
-                for chunk, arrays in chunks:
-                    _write_chunk(write_dir, chunk, arrays,
-                                 {**base, "chunk": chunk,
-                                  "pythia_seed": _chunk_seed(name, tag, seed, chunk)})
+            try:
+                with contextlib.closing(chunks):
+                    for chunk, arrays in chunks:
+                        _write_chunk(write_dir, chunk, arrays,
+                                     {**base, "chunk": chunk,
+                                      "pythia_seed": _chunk_seed(name, tag, seed, chunk)})
+            except BaseException:
+                _drop_if_empty(write_dir)
+                raise
     except NoSpaceError as exc:
         raise DataError(f"{exc.strerror}. The chunks written before are kept.") from None
     except PermissionError as exc:
@@ -985,6 +1004,25 @@ def _seed_dir_problems(directory: Path) -> list[tuple[Path, str]]:
     return problems
 
 
+@contextlib.contextmanager
+def _unless_busy(directory: Path):
+    """Yield True holding the directory's lock (or if it is read-only: nobody writes there), or
+    False if another process holds the lock (it is generating into the directory now)."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        yield True
+        return
+    lock = _locked(directory, timeout=0)
+    try:
+        lock.__enter__()
+    except TimeoutError:  # filelock.Timeout
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.__exit__(None, None, None)
+
+
 def _seed_dirs(root: Path):
     return sorted(p for p in root.glob("*/*/seed*") if p.is_dir())
 
@@ -1010,11 +1048,9 @@ def verify(root=None) -> list[tuple[Path, str]]:
     root = _check_root(root)
     problems = []
     for directory in _seed_dirs(root):
-        try:
-            with _locked(directory, timeout=0):
+        with _unless_busy(directory) as free:
+            if free:
                 problems += _seed_dir_problems(directory)
-        except TimeoutError:  # filelock.Timeout: someone is generating into it
-            continue
     return problems
 
 
@@ -1026,25 +1062,21 @@ def clean(root=None) -> list[tuple[Path, str]]:
     root = _check_root(root)
     removed = []
     for directory in _seed_dirs(root):
-        try:
-            with _locked(directory, timeout=0):
-                for path, why in _seed_dir_problems(directory):
-                    if path == directory:
-                        continue
-                    targets = [path] if path.suffix == ".tmp" else [path.with_suffix(".h5"),
-                                                                      path.with_suffix(".json")]
-                    for target in targets:
-                        if target.exists():
-                            target.unlink()
-                            removed.append((target, why))
-                empty = not any(p.name != ".lock" for p in directory.iterdir())
-        except TimeoutError:
-            continue
+        with _unless_busy(directory) as free:
+            if not free:
+                continue
+            for path, why in _seed_dir_problems(directory):
+                if path == directory:
+                    continue
+                targets = [path] if path.suffix == ".tmp" else [path.with_suffix(".h5"),
+                                                                  path.with_suffix(".json")]
+                for target in targets:
+                    if target.exists():
+                        target.unlink()
+                        removed.append((target, why))
+            empty = not any(p.name != ".lock" for p in directory.iterdir())
         if empty:  # only the lock file is left
-            (directory / ".lock").unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-                directory.parent.rmdir()  # the tag directory, if nothing else is in it
+            _drop_if_empty(directory)
             removed.append((directory, "empty"))
     return removed
 
