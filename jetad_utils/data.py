@@ -19,16 +19,21 @@ How the cache works
 * Files live in ``<data_dir>/<name>/<options>-<hash>/seed<S>/chunk_000123.h5``; beside each
   chunk a ``.json`` manifest records the settings, seed, package versions, sha256 and creation
   time. Changed options (or versions of the generators) give a different hash: a new set.
-* Every chunk is written atomically (temporary file, then rename) and its manifest after it,
-  so an interrupted run leaves no partial chunk. On reading, each chunk's sha256 is checked: a
-  corrupt or truncated chunk is reported and regenerated.
+* Every chunk is written atomically (built in memory, written to a temporary file, renamed)
+  and its manifest after it, so an interrupted run or a full disk leaves no partial chunk. On
+  reading, each chunk's sha256 and identity (data set, options, seed, index, Pythia seed, size,
+  versions in its manifest) are checked: a corrupt chunk, or one copied from elsewhere, is
+  reported and regenerated.
+* Requests are checked before any work: options, the number of events (:data:`MAX_EVENTS`),
+  the free disk space against the estimated size.
 * A file lock (``.lock`` in the seed directory) makes a second process asking for the same set
   wait and then read what the first one wrote, instead of generating it twice.
 * A read-only data directory (one prepared directory shared by a workshop room through
   ``$JETAD_DATA``) is only read; anything missing is generated into a per-user cache
   (``~/.cache/jetad/data``) instead.
 
-Command line: ``jetad-data list | describe | generate | verify | prepare`` (see ``--help``).
+Command line: ``jetad-data list | describe | generate | verify | clean | prepare`` (see
+``--help``).
 """
 
 from __future__ import annotations
@@ -982,6 +987,8 @@ def _seed_dir_problems(directory: Path) -> list[tuple[Path, str]]:
         if not isinstance(options, dict) or not isinstance(versions, dict):
             problems.append((meta, "its manifest lacks the options or versions it was made with"))
             continue
+        # manifests are stored with sorted keys; the directory name lists options in table order
+        options = {**{k: options[k] for k in spec.options() if k in options}, **options}
         try:
             made_for = _tag(spec, options, versions)
         except TypeError as exc:

@@ -427,6 +427,13 @@ def test_9_verify_reports_orphan_temporary_files_and_agrees_with_load(store):
         data.load("lhco", SMALL, process="signal", progress=False, jobs=1)
 
 
+def test_9_verify_passes_intact_sets_with_several_named_options(store):
+    """Manifests store options with sorted keys; set directories name them in table order."""
+    data.load("events", SMALL, process="zll", channel="all", progress=False, jobs=1)
+    assert "process=zll-channel=all" in str(data.cache_path("events", process="zll"))
+    assert data.verify() == []
+
+
 # ----------------------------------------------------------------------------- 10. litter
 
 
