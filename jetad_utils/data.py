@@ -585,6 +585,8 @@ def _dask_chunks(client, address, name, options, tasks):
 
 def _run_chunks(name, options, tasks, *, jobs, client, address, progress, total_events, desc):
     """Yield (chunk, arrays) for tasks [(chunk, n, pythia_seed)], in parallel if asked."""
+    if not tasks:  # another process generated them while we waited for the lock
+        return
     bar = progress_bar(total_events, desc, unit="ev", enabled=progress)
     try:
         if client is not None:

@@ -237,6 +237,16 @@ def test_5_workers_end_with_their_parent(store, how):
     assert data.verify() == [] or how == signal.SIGKILL
 
 
+def test_5_a_set_generated_by_another_process_while_waiting_is_just_read(store):
+    """With jobs=2 and nothing left to do after the lock (another process wrote it all)."""
+    survey = data._survey("lhco", 2 * SMALL, 0, {"process": "signal"})
+    assert survey.todo == [0, 1]
+    first = data.load("lhco", 2 * SMALL, process="signal", progress=False, jobs=1)  # "the other process"
+    data._generate_missing(survey, jobs=2, dask=None, progress=False)
+    again, _ = data._read(survey)
+    np.testing.assert_array_equal(again["mjj"], first["mjj"])
+
+
 # ----------------------------------------------------------------------------- 6. options
 
 
