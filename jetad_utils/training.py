@@ -7,18 +7,29 @@ shuffling with a seeded generator, validation, early stopping, a progress bar, c
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import inspect
+import io
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ._core import atomic_write, checkpoint_dir, finish_early, progress_bar
+from ._core import (
+    NoSpaceError,
+    check_free_space,
+    checkpoint_dir,
+    file_lock,
+    finish_early,
+    progress_bar,
+    write_bytes_atomic,
+)
 
 __all__ = ["fit", "train_or_load", "batched"]
 
@@ -263,15 +274,129 @@ def _jsonable(value):
     return repr(value)
 
 
+#: the field of a checkpoint's ``meta`` that holds :func:`_weights_checksum` of its weights
+_CHECKSUM_FIELD = "weights_sha256"
+
+
+def _weights_checksum(state_dict) -> str:
+    """sha256 over a state_dict: name, dtype, shape and raw bytes of each entry, sorted by name.
+
+    >>> a = {"w": torch.ones(2, 3)}
+    >>> _weights_checksum(a) == _weights_checksum({"w": torch.ones(2, 3)})
+    True
+    >>> _weights_checksum(a) == _weights_checksum({"w": torch.ones(3, 2)})
+    False
+    """
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        value = state_dict[name]
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
+            header = [name, str(t.dtype), list(t.shape), len(raw)]
+        else:  # a module's "extra state" (rare): its repr stands for its bytes
+            raw = repr(value).encode()
+            header = [name, type(value).__qualname__, None, len(raw)]
+        h.update(json.dumps(header).encode() + b"\n")
+        h.update(raw)
+    return h.hexdigest()
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """``"Type: first line of the message"`` (its first sentence if long), at most ``limit``.
+
+    >>> _short(ValueError("Weights only load failed. In PyTorch 2.6, we changed " + 99 * "x"))
+    'ValueError: Weights only load failed'
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(text) > 100 and ". " in text:
+        text = text.split(". ", 1)[0]
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _read_checkpoint(path: Path, key: str):
+    """``(state_dict, history), None`` if ``path`` is a sound checkpoint of the run ``key``.
+
+    Otherwise ``None, reason``: ``reason`` is ``None`` when there is no file, else a phrase
+    saying what is wrong with it (unreadable, another run's key, no or a wrong checksum).
+    """
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        return None, None
+    except Exception as exc:  # noqa: BLE001 - any failure to read means a bad file
+        return None, f"it is unreadable ({_short(exc)})"
+    try:
+        state, history, meta = blob["state_dict"], dict(blob["history"]), dict(blob["meta"])
+        if not isinstance(state, dict):
+            raise TypeError(f"its state_dict is a {type(state).__name__}")
+    except Exception as exc:  # noqa: BLE001
+        return None, f"it is unreadable (not a train_or_load checkpoint: {_short(exc)})"
+    if meta.get("key") != key:
+        return None, "it was written for another run (its key differs)"
+    stored = meta.get(_CHECKSUM_FIELD)
+    if stored is None:
+        return None, "it has no checksum of its weights (written by an older jetad_utils)"
+    try:
+        actual = _weights_checksum(state)
+    except Exception as exc:  # noqa: BLE001
+        return None, f"it is unreadable (its weights cannot be checked: {_short(exc)})"
+    if actual != stored:
+        return None, "its weights do not match their checksum (corrupt file)"
+    return (state, history), None
+
+
+def _load_into(model: torch.nn.Module, state: dict) -> str | None:
+    """Load ``state`` into ``model``; on failure leave ``model`` as it was and return why."""
+    own = model.state_dict()
+    if set(own) != set(state):
+        missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        return f"it does not fit this model (missing {missing[:5]}, unexpected {extra[:5]})"
+    for k, v in own.items():
+        if getattr(v, "shape", None) != getattr(state[k], "shape", None):
+            return (f"it does not fit this model ({k} has shape {tuple(state[k].shape)} instead of "
+                    f"{tuple(v.shape)})")
+    backup = copy.deepcopy(own)
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - restore the initial weights, then report
+        model.load_state_dict(backup)
+        return f"it does not fit this model ({_short(exc)})"
+    return None
+
+
+def _weights_nbytes(model: torch.nn.Module) -> int:
+    """Bytes of ``model``'s tensors: a lower bound on the size of its checkpoint."""
+    return sum(v.numel() * v.element_size() for v in model.state_dict().values()
+               if isinstance(v, torch.Tensor))
+
+
+def _lock_or_nothing(lock_path: Path):
+    """:func:`file_lock` on ``lock_path``, or no lock if the file cannot be created there.
+
+    A read-only directory (a shared set of trained checkpoints) can still be loaded from; a
+    training there fails later, when the checkpoint is written, with a clear message.
+    """
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(file_lock(lock_path))
+    except OSError:
+        pass
+    return stack
+
+
 def train_or_load(
     model: torch.nn.Module,
     loss_fn,
-    train,
+    train_data,
+    /,
     val=None,
     *,
     name: str,
     settings: dict | None = None,
     retrain: bool = False,
+    train: bool = True,
     directory=None,
     **fit_kwargs,
 ):
@@ -280,21 +405,38 @@ def train_or_load(
     The checkpoint key hashes everything that changes the result: ``name``, the model's
     architecture, the source of ``loss_fn``, the training and validation data, the
     :func:`fit` arguments and the free-form ``settings``. A rerun with the same key loads the
-    weights in well under a second instead of training; any change retrains. Files are written
-    atomically (temporary file, then rename), so an interrupted run never leaves a half file.
+    weights in well under a second instead of training; any change retrains.
+
+    A checkpoint cannot lie: it stores its full key and a sha256 checksum of its weights, and
+    it is loaded only if both match. A file that is unreadable, corrupt (a flipped bit), written
+    for another run (copied onto the path) or written before checksums existed is never loaded:
+    a :class:`UserWarning` names the file and the reason, and the model is retrained and the
+    file overwritten (or, with ``train=False``, a :class:`RuntimeError` is raised).
+
+    Files are written atomically (the whole file is serialised in memory, then written to a
+    temporary file and renamed), so an interrupted run or a full disk never leaves a half file.
+    Processes asking for the same checkpoint at once wait for each other (a lock file
+    ``<checkpoint>.lock`` next to it, left in place): one trains, the others load its result.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A freshly initialised model (its weights are replaced when a checkpoint is loaded).
-    loss_fn, train, val
-        As in :func:`fit`.
+        A freshly initialised model (its weights are replaced when a checkpoint is loaded, and
+        left untouched when a checkpoint is rejected).
+    loss_fn, train_data, val
+        As ``loss_fn``, ``train`` and ``val`` in :func:`fit` (``model``, ``loss_fn`` and the
+        training data are passed by position).
     name : str
         A short label (letters, digits, ``-_.``) used in the file name.
     settings : dict, optional
         Anything else that defines the run (e.g. ``{"beta": 0.1}``), recorded in the file.
     retrain : bool
-        Ignore an existing checkpoint and train again.
+        Ignore any existing checkpoint and train again (the file is overwritten).
+    train : bool
+        Whether training is allowed. With ``train=False`` a missing or bad checkpoint raises a
+        :class:`RuntimeError` naming the file, the reason and the fix, instead of training
+        (for code that must only use models trained before, e.g. a shared, pre-trained
+        directory).
     directory : path, optional
         Where checkpoints live; default :func:`jetad_utils.checkpoint_dir`.
     **fit_kwargs
@@ -306,18 +448,35 @@ def train_or_load(
         In eval mode.
     history : dict
         As returned by :func:`fit`, plus ``loaded`` (bool) and ``path``.
+
+    Raises
+    ------
+    RuntimeError
+        With ``train=False``, when there is no sound checkpoint for this run.
+    NoSpaceError
+        (an :class:`OSError`) When the disk has no room for the checkpoint; nothing is left.
+    OSError
+        When the checkpoint cannot be written for another reason.
     """
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
         raise ValueError(
             f"name={name!r} must be a non-empty label of letters, digits, '-', '_' or '.'"
         )
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(
+            f"train= is the yes/no switch 'may this call train' (got a {type(train).__name__}); "
+            "pass the training data by position: "
+            "train_or_load(model, loss_fn, train_data, val, ...)"
+        )
+    if retrain and not train:
+        raise ValueError("retrain=True and train=False contradict each other; pass one of them")
     directory = Path(directory) if directory is not None else checkpoint_dir()
     key_fields = {
         "name": name,
         "model": str(model),
         "model_class": type(model).__qualname__,
         "loss_fn": _source_of(loss_fn),
-        "train": _fingerprint_data(train),
+        "train": _fingerprint_data(train_data),
         "val": _fingerprint_data(val),
         "fit": _jsonable({k: v for k, v in fit_kwargs.items() if k not in ("progress", "desc")}),
         "settings": _jsonable(settings or {}),
@@ -327,35 +486,70 @@ def train_or_load(
     path = directory / f"{name}-{key[:16]}.pt"
     device = torch.device(fit_kwargs.get("device", "cpu"))
 
-    if path.exists() and not retrain:
-        try:
-            blob = torch.load(path, map_location=device, weights_only=True)
-            model.load_state_dict(blob["state_dict"])
-            history = dict(blob["history"])
-        except Exception as exc:  # noqa: BLE001 - any failure to read means a bad file
-            raise RuntimeError(
-                f"checkpoint {path} is corrupt or was written by an incompatible model "
-                f"({type(exc).__name__}: {exc}); delete the file or call train_or_load(..., "
-                "retrain=True)"
-            ) from exc
+    def load():
+        """``history, None`` if the checkpoint was loaded into ``model``, else ``None, reason``."""
+        found, reason = _read_checkpoint(path, key)
+        if found is None:
+            return None, reason
+        state, history = found
+        reason = _load_into(model, state)
+        if reason is not None:
+            return None, reason
         model.to(device).eval()
         history.update(loaded=True, path=str(path))
-        return model, history
+        return history, None
 
-    history = fit(model, loss_fn, train, val, **fit_kwargs)
-    blob = {
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "history": {k: v for k, v in history.items()},
-        "meta": {"key": key, "name": name, "settings": json.dumps(key_fields["settings"]),
-                 "fit": json.dumps(key_fields["fit"]), "torch": key_fields["torch"]},
-    }
-    try:
-        with atomic_write(path) as fh:
-            torch.save(blob, fh)
-    except OSError as exc:
-        raise OSError(
-            f"cannot write checkpoint to {directory} ({exc.strerror}); make it writable or set "
-            "JETAD_CHECKPOINTS to a directory you own"
-        ) from exc
+    # a sound checkpoint needs no lock (files are replaced atomically, never rewritten in place)
+    if not retrain and path.exists():
+        history, _ = load()
+        if history is not None:
+            return model, history
+
+    # train=False writes nothing, not even a lock file: it reports what the first look found
+    lock_path = path.with_name(path.name + ".lock")
+    with _lock_or_nothing(lock_path) if train else contextlib.nullcontext():
+        reason = None
+        if not retrain:  # again, under the lock: another process may just have written it
+            history, reason = load()
+            if history is not None:
+                return model, history
+        if not train:
+            if reason is None:
+                problem = f"there is no checkpoint {path} for this run"
+                remedy = "run it once with training allowed (train=True) to create it"
+            else:
+                problem = f"checkpoint {path}: {reason}"
+                remedy = ("run it with training allowed (train=True) to retrain it, or delete "
+                          "the file")
+            raise RuntimeError(f"{problem}; train_or_load(..., train=False) does not train: "
+                               f"{remedy}")
+        if reason is not None:
+            warnings.warn(f"checkpoint {path}: {reason}; it is not loaded: the model is retrained "
+                          "and the file overwritten", UserWarning, stacklevel=2)
+
+        what = f"the checkpoint {path.name}"
+        fix = "free some space or set JETAD_CHECKPOINTS to a directory on a disk with room"
+        # fail before a long training, not after it, if the weights alone cannot fit
+        check_free_space(directory, _weights_nbytes(model), what, fix)
+        history = fit(model, loss_fn, train_data, val, **fit_kwargs)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        blob = {
+            "state_dict": state,
+            "history": {k: v for k, v in history.items()},
+            "meta": {"key": key, "name": name, "settings": json.dumps(key_fields["settings"]),
+                     "fit": json.dumps(key_fields["fit"]), "torch": key_fields["torch"],
+                     _CHECKSUM_FIELD: _weights_checksum(state)},
+        }
+        buffer = io.BytesIO()
+        torch.save(blob, buffer)
+        try:
+            write_bytes_atomic(path, buffer.getvalue(), what=what, fix=fix)
+        except NoSpaceError:
+            raise
+        except OSError as exc:
+            raise OSError(
+                f"cannot write checkpoint to {directory} ({exc.strerror or exc}); make it writable "
+                "or set JETAD_CHECKPOINTS to a directory you own"
+            ) from exc
     history.update(loaded=False, path=str(path))
     return model, history
