@@ -109,24 +109,8 @@ def test_1_a_chunk_of_other_options_is_refused(store):
 # ----------------------------------------------------------------------------- 3. full disk
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 2 MB tmpfs (needs root and mount; CI runs as root)."""
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root and mount(8)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def test_3_a_full_disk_during_writing_is_a_clear_error_leaving_nothing_half_written(tiny_disk, monkeypatch):
+def test_3_a_full_disk_during_writing_is_a_clear_error_leaving_nothing_half_written(tmpfs, monkeypatch):
+    tiny_disk = tmpfs("2m")  # the size of the review's reproduction
     # the estimate (made tiny here) lets the request start; the real chunks then fill the disk
     proc = _run_script(f"""
         data._SPECS["jets"] = dataclasses.replace(data._SPECS["jets"], bytes_per_event=1.0)

@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -265,25 +264,6 @@ def test_concurrent_callers_train_once(tmp_path):
 # ----------------------------------------------------------------------------- full disk
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path):
-    """A 64 kB tmpfs mounted on a fresh directory (needs root and ``mount``), else a skip."""
-    target = tmp_path / "tiny"
-    target.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    if shutil.which("mount") is None or shutil.which("umount") is None:
-        pytest.skip("no mount/umount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(target)],
-                          capture_output=True, text=True, timeout=20)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip() or done.returncode}")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", str(target)], capture_output=True, timeout=20)
-
-
 def _big_run(directory):
     torch.manual_seed(0)
     model = torch.nn.Linear(200, 200)  # about 160 kB of weights
@@ -291,7 +271,8 @@ def _big_run(directory):
     return train_or_load(model, mse_loss, (x, x), None, name="big", directory=directory, **FIT)
 
 
-def test_full_disk_raises_and_leaves_nothing(tiny_tmpfs):
+def test_full_disk_raises_and_leaves_nothing(tmpfs):
+    tiny_tmpfs = tmpfs("64k")
     with pytest.raises(OSError) as info:
         _big_run(tiny_tmpfs)
     assert isinstance(info.value, NoSpaceError)
