@@ -8,6 +8,7 @@ a real tmpfs (when the machine lets us mount one) and a real Dask scheduler and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -349,7 +350,7 @@ def test_8_a_port_that_is_not_a_scheduler_fails_clearly(store):
 
     def answer_nonsense():
         server.settimeout(30)
-        with contextlib_suppress():
+        with contextlib.suppress(OSError):  # the socket closes at the end of the test
             while True:
                 conn, _ = server.accept()
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"\xff" * 64)
@@ -363,12 +364,6 @@ def test_8_a_port_that_is_not_a_scheduler_fails_clearly(store):
     finally:
         server.close()
     assert time.monotonic() - start < data.DASK_CONNECT_SECONDS + 10
-
-
-def contextlib_suppress():
-    import contextlib
-
-    return contextlib.suppress(OSError)
 
 
 @pytest.mark.parametrize("lose", ["scheduler", "worker"])
