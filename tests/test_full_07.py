@@ -14,6 +14,9 @@ background-only subsets; its largest deviation does lie in the signal region), a
 checks that outcome. Runtime with the 10 background-only subset trainings: about 1.7 hours on one
 core once the events are generated (``jetad-data prepare``); all seven recorded conclusions held
 in that run (and in a second one loading every cached network, 129 s).
+Also measured at seed 0 and checked here: which KL tail holds the signal is not the same in every
+run. 17 of the 20 runs at S/B = 1 % put it at small KL; the 3 reversed ones are runs whose KL rose
+again late and whose kept network is from epoch 95-99 of 100 (the notebook's section 4 text).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def test_notebook_07_full_mode(run_full_mode):
     assert ("deviation beyond every background-only subset: False" in printed
             and "largest deviation inside the signal region: True" in printed), \
         "the latent-space comparison's outcome differs from the one measured (seed 0)"
+    assert ("S/B =  1.00%: 17 of 20 runs put the signal at small KL" in printed
+            and "every run puts the signal at small KL: False" in printed), \
+        "the run-by-run orientation of the KL score differs from the one measured (seed 0)"
     lines = check_cell_lines(nb)
     assert len(lines) == 7 and all(line.endswith("True") for line in lines), lines
     checked = next(c for c in nb.cells if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source)
