@@ -27,6 +27,8 @@ WORKSPACE ?= workspace
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 PYTEST_ARGS ?=
 BOOK_ARGS ?=
+# where make test keeps the notebooks nbval executed, for make test-book (no second execution)
+EXECUTED ?= build/executed
 # node's configurable-http-proxy, the proxy JupyterHub needs (tests/test_hub.py), pinned, in the venv
 CHP_VERSION := 5.3.0
 CHP := $(VENV)/node/node_modules/.bin/configurable-http-proxy
@@ -81,7 +83,7 @@ lab: setup
 # No TQDM_MININTERVAL: the notebooks must finish unattended without it (tests/test_unattended.py).
 test: setup hub-proxy
 	@ckpt=$$(mktemp -d); \
-	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt $(PY) -m pytest jetad_utils tests \
+	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt JETAD_EXECUTED=$(EXECUTED) $(PY) -m pytest jetad_utils tests \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$ckpt"; exit $$status
 
@@ -102,10 +104,11 @@ test-full: setup
 book: setup
 	$(PY) -m jetad_utils.book $(BOOK_ARGS)
 
-# The whole book built in fast mode and checked (every notebook executed once more, 10-25 min on
-# 2 cores, so not part of make test; CI runs it after make test).
+# The whole book built in fast mode and checked. Notebooks that make test executed (kept in
+# $(EXECUTED)) are shown from there; only the others are executed (10-25 min on 2 cores if none
+# is kept). CI runs it after make test.
 test-book: setup
-	JETAD_FAST=1 JETAD_BOOK_TEST=1 $(PY) -m pytest tests/test_book.py $(PYTEST_ARGS)
+	JETAD_FAST=1 JETAD_BOOK_TEST=1 JETAD_EXECUTED=$(EXECUTED) $(PY) -m pytest tests/test_book.py $(PYTEST_ARGS)
 
 # The workshop tests alone (make test runs them too).
 test-hub: setup hub-proxy

@@ -20,12 +20,19 @@ The index states the mode of every page, and each page's banner repeats it.
 The cache lives in ``<checkpoint_dir()>/book`` (``--cache`` changes it): next to the trained
 models, per user when ``$JETAD_DATA`` is a shared read-only directory.
 
+Fast-mode pages can come from the notebook test instead of a second execution: ``make test``
+keeps every notebook that nbval executed with all cells passing in ``build/executed/`` (the
+repository's ``conftest.py``, with ``$JETAD_EXECUTED`` set), in the same form and under the same
+key, and ``--reuse build/executed`` (``make test-book`` sets it) shows such an execution of this
+exact notebook version instead of running the notebook again.
+
 Command line::
 
     python -m jetad_utils.book                       # auto: cached full results, else fast
     python -m jetad_utils.book --mode fast           # every notebook in fast mode (tests)
     python -m jetad_utils.book --run-full 01 07      # run these in full mode, cache, build
     python -m jetad_utils.book --out build/book notebooks/01_gaussian_outliers.ipynb
+    python -m jetad_utils.book --mode fast --reuse build/executed   # make test's executions
 
 The exit status is 1 if a notebook raised (its page is still written, with the error shown
 and marked in the index), 0 otherwise.
@@ -49,11 +56,11 @@ from pathlib import Path
 
 import nbformat
 
-from ._core import atomic_write, checkpoint_dir
+from ._core import atomic_write, checkpoint_dir, fast_mode
 from .nbtools import write_kernelspec
 
-__all__ = ["BookEntry", "notebook_key", "notebook_title", "execute_notebook", "build_book",
-           "format_runtime", "main"]
+__all__ = ["BookEntry", "ExecutionRecorder", "notebook_key", "notebook_title", "execute_notebook",
+           "store_execution", "build_book", "format_runtime", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
@@ -68,7 +75,8 @@ class BookEntry:
     name: str            #: file stem, e.g. ``01_gaussian_outliers``
     title: str           #: first heading of the notebook
     mode: str            #: ``"fast"`` or ``"full"``
-    cached: bool         #: True if the executed copy came from the full-mode cache
+    cached: bool         #: True if the executed copy was stored before (full-mode cache, or
+                         #: a fast-mode execution reused from ``make test``)
     runtime_s: float     #: wall-clock seconds of the execution that produced the page
     errors: int          #: number of error outputs (0 for a good page)
     page: str            #: HTML file name, relative to the book directory
@@ -188,13 +196,89 @@ def execute_notebook(path, *, fast: bool, timeout: int = 3600):
     return nb, seconds, errors
 
 
-def _cache_path(cache: Path, path: Path) -> Path:
-    return cache / f"{path.stem}.{notebook_key(path)}.full.ipynb"
+def _cache_path(cache: Path, path: Path, mode: str = "full") -> Path:
+    return cache / f"{path.stem}.{notebook_key(path)}.{mode}.ipynb"
 
 
-def _cached_full(cache: Path, path: Path):
-    """The cached full-mode execution of this exact notebook, or None."""
-    target = _cache_path(cache, path)
+def store_execution(directory, path, nb) -> Path:
+    """Store an executed notebook (``metadata.jetad_book`` as :func:`execute_notebook` sets it)
+    for a later :func:`build_book`; returns the file written (atomically). Stored executions of
+    older versions of the same notebook in the same mode are removed."""
+    info = nb.metadata.get("jetad_book", {})
+    if info.get("mode") not in ("fast", "full") or info.get("key") != notebook_key(path):
+        raise ValueError(f"{path}: the executed copy's metadata.jetad_book must give the mode and "
+                         "this notebook version's key (as execute_notebook records them)")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = _cache_path(directory, Path(path), info["mode"])
+    with atomic_write(target, "w", encoding="utf-8") as fh:
+        nbformat.write(nb, fh)
+    for old in directory.glob(f"{Path(path).stem}.*.{info['mode']}.ipynb"):
+        if old != target:                    # an older version of the notebook: never shown again
+            old.unlink(missing_ok=True)
+    return target
+
+
+class ExecutionRecorder:
+    """pytest plugin: keep every notebook that nbval executed with all cells passing.
+
+    Registered by this module's ``pytest_configure`` when ``$JETAD_EXECUTED`` names a directory
+    (``make test`` sets ``build/executed``). For each notebook of the run it collects the
+    outputs nbval received for each code cell; when the last cell has passed and every cell ran
+    and passed, the executed notebook is stored there with :func:`store_execution`, in the mode
+    of the run (``$JETAD_FAST``), for ``build_book(reuse=...)``. A notebook with a failing,
+    skipped or unrun cell is not stored.
+    """
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self._runs: dict[Path, dict] = {}
+
+    def pytest_runtest_makereport(self, item, call):
+        if call.when != "call" or not hasattr(item, "test_outputs") or not hasattr(item, "cell_num"):
+            return None                        # not an nbval cell
+        nb = item.parent.nb
+        path = Path(str(item.parent.fspath)).resolve()
+        run = self._runs.setdefault(path, {"outputs": {}, "seconds": 0.0, "ok": True})
+        run["seconds"] += call.duration
+        run["ok"] = run["ok"] and call.excinfo is None
+        run["outputs"][item.cell_num] = [nbformat.from_dict(dict(o)) for o in item.test_outputs or []]
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if item.cell_num == len(code) - 1:
+            self._store(path, nb, run)
+        return None
+
+    def _store(self, path: Path, nb, run) -> None:
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if not run["ok"] or sorted(run["outputs"]) != list(range(len(code))):
+            return
+        executed = nbformat.from_dict(json.loads(json.dumps(nb)))
+        for k, cell in enumerate(c for c in executed.cells if c.cell_type == "code"):
+            cell.outputs = run["outputs"][k]
+            cell.execution_count = k + 1
+            for out in cell.outputs:
+                if out.output_type == "execute_result":
+                    out.execution_count = k + 1
+        executed.metadata["jetad_book"] = {
+            "mode": "fast" if fast_mode() else "full", "runtime_s": round(run["seconds"], 1),
+            "errors": 0, "by": "nbval",
+            "executed": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "key": notebook_key(path)}
+        nbformat.validate(executed)
+        store_execution(self.directory, path, executed)
+
+
+def pytest_configure(config):
+    """pytest plugin hook (``-p jetad_utils.book``; the repository's ``conftest.py`` loads it):
+    with ``$JETAD_EXECUTED`` set, register an :class:`ExecutionRecorder` for that directory."""
+    directory = os.environ.get("JETAD_EXECUTED")
+    if directory and not config.pluginmanager.has_plugin("jetad-executed-notebooks"):
+        config.pluginmanager.register(ExecutionRecorder(directory), "jetad-executed-notebooks")
+
+
+def _cached(cache: Path, path: Path, mode: str = "full"):
+    """The stored error-free execution of this exact notebook in this mode, or None."""
+    target = _cache_path(cache, path, mode)
     if not target.is_file():
         return None
     try:
@@ -202,7 +286,7 @@ def _cached_full(cache: Path, path: Path):
         info = nb.metadata["jetad_book"]
     except (OSError, ValueError, KeyError):
         return None
-    if info.get("mode") != "full" or info.get("errors", 1) != 0:
+    if info.get("mode") != mode or info.get("errors", 1) != 0 or info.get("key") != notebook_key(path):
         return None
     return nb
 
@@ -212,7 +296,7 @@ _NAV_STYLE = ("position:sticky;top:0;z-index:100;background:#f4f6f8;border-botto
 
 
 def _nav(entry: BookEntry, prev: BookEntry | None, nxt: BookEntry | None) -> str:
-    mode = ("full mode (cached result)" if entry.cached else f"{entry.mode} mode")
+    mode = f"{entry.mode} mode" + (" (cached result)" if entry.cached else "")
     parts = ['<a href="index.html">&#8593; contents</a>']
     if prev:
         parts.append(f'<a href="{prev.page}">&#8592; {html.escape(prev.name)}</a>')
@@ -236,7 +320,7 @@ def _write_index(out: Path, entries: list[BookEntry]) -> None:
     rows = []
     for e in entries:
         status = "ok" if e.errors == 0 else f'<b style="color:#b00">{e.errors} error(s)</b>'
-        mode = "full (cached)" if e.cached else e.mode
+        mode = f"{e.mode} (cached)" if e.cached else e.mode
         rows.append(f'<tr><td><a href="{e.page}">{html.escape(e.title or e.name)}</a></td>'
                     f"<td>{mode}</td><td>{format_runtime(e.runtime_s)}</td><td>{status}</td></tr>")
     total = sum(e.runtime_s for e in entries)
@@ -258,8 +342,9 @@ Jupyter server. To run and change them, open the notebooks in JupyterLab (<code>
 or on Binder; exercise copies are in <code>notebooks/exercises/</code>.</p>
 <p><b>Modes.</b> <i>fast</i>: small samples and few epochs (<code>JETAD_FAST=1</code>), the
 numbers are noisier than the paper comparisons in the text; <i>full (cached)</i>: the full
-settings, from a full-mode run of this exact notebook version. Runtimes are the wall-clock
-times of the executions shown.</p>
+settings, from a full-mode run of this exact notebook version (<i>fast (cached)</i>: the
+fast-mode run of this version by the test suite). Runtimes are the wall-clock times of the
+executions shown.</p>
 <h2>Contents</h2>
 <table id="toc">
 <thead><tr><th>notebook</th><th>mode</th><th>runtime</th><th>status</th></tr></thead>
@@ -274,7 +359,7 @@ times of the executions shown.</p>
 
 
 def build_book(notebooks=None, out="build/book", *, mode: str = "auto", run_full=(),
-               cache=None, timeout: int = 3600, log=None) -> list[BookEntry]:
+               cache=None, reuse=None, timeout: int = 3600, log=None) -> list[BookEntry]:
     """Execute and render the notebooks into a static site with an index.
 
     Parameters
@@ -292,6 +377,10 @@ def build_book(notebooks=None, out="build/book", *, mode: str = "auto", run_full
         now; a clean result is stored in the cache and used.
     cache : path-like, optional
         Full-mode cache directory; default ``checkpoint_dir() / "book"``.
+    reuse : path-like, optional
+        A directory of stored fast-mode executions (``make test`` writes ``build/executed``):
+        a notebook shown in fast mode is taken from there if this exact version ran there
+        without an error, instead of being executed again.
     timeout : int
         Seconds allowed per cell.
     log : callable
@@ -330,12 +419,15 @@ def build_book(notebooks=None, out="build/book", *, mode: str = "auto", run_full
     executed = []
     for path in notebooks:
         wants_full = any(path.stem == r or path.stem.startswith(f"{r}_") for r in run_full)
-        nb = _cached_full(cache, path) if (mode == "auto" and not wants_full) else None
+        nb = _cached(cache, path, "full") if (mode == "auto" and not wants_full) else None
+        if nb is None and reuse is not None and not wants_full:
+            nb = _cached(Path(reuse), path, "fast")
         if nb is not None:
             info = nb.metadata["jetad_book"]
-            entry = BookEntry(path.stem, notebook_title(nb), "full", True, float(info["runtime_s"]),
-                              0, f"{path.stem}.html")
-            log(f"book: {path.name}: full mode, cached result ({format_runtime(entry.runtime_s)})")
+            entry = BookEntry(path.stem, notebook_title(nb), info["mode"], True,
+                              float(info["runtime_s"]), 0, f"{path.stem}.html")
+            log(f"book: {path.name}: {info['mode']} mode, stored result "
+                f"({format_runtime(entry.runtime_s)})")
         else:
             fast = not wants_full
             log(f"book: {path.name}: executing in {'fast' if fast else 'full'} mode ...")
@@ -345,9 +437,7 @@ def build_book(notebooks=None, out="build/book", *, mode: str = "auto", run_full
             log(f"book: {path.name}: {format_runtime(seconds)}, "
                 f"{'no errors' if errors == 0 else f'{errors} ERROR(S)'}")
             if not fast and errors == 0:
-                cache.mkdir(parents=True, exist_ok=True)
-                with atomic_write(_cache_path(cache, path), "w", encoding="utf-8") as fh:
-                    nbformat.write(nb, fh)
+                store_execution(cache, path, nb)
         entries.append(entry)
         executed.append(nb)
 
@@ -382,11 +472,15 @@ def main(argv=None) -> int:
                              "the result")
     parser.add_argument("--cache", type=Path, default=None,
                         help="full-mode result cache (default: <checkpoint dir>/book)")
+    parser.add_argument("--reuse", type=Path, default=None, metavar="DIR",
+                        help="stored fast-mode executions to show instead of executing again "
+                             "(make test keeps them in build/executed)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
     args = parser.parse_args(argv)
     try:
         entries = build_book(args.notebooks or None, args.out, mode=args.mode,
-                             run_full=args.run_full, cache=args.cache, timeout=args.timeout)
+                             run_full=args.run_full, cache=args.cache, reuse=args.reuse,
+                             timeout=args.timeout)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -105,6 +107,61 @@ def test_an_error_is_shown_marked_and_fails_the_build(tmp_path, capsys):
     assert 'href="01_good.html"' in (out / "02_bad.html").read_text()
 
 
+def _run_nbval(notebook: Path, executed: Path) -> subprocess.CompletedProcess:
+    """nbval on one notebook, as make test runs it, with the execution recorder on."""
+    env = dict(os.environ, JETAD_EXECUTED=str(executed), JETAD_FAST="1")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "jetad_utils.book", "-p", "no:cacheprovider",
+         "--rootdir", str(notebook.parent), "--nbval-lax", "--nbval-current-env", str(notebook)],
+        cwd=notebook.parent, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.notebook
+def test_an_nbval_run_is_kept_and_the_book_shows_it_without_executing_again(tmp_path, monkeypatch):
+    path = tmp_path / "99_tiny.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 99 · Tiny"),
+        nbformat.v4.new_code_cell("from jetad_utils import fast_mode\nprint('fast:', fast_mode())"),
+        nbformat.v4.new_code_cell("6 * 7")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    executed = tmp_path / "executed"
+    run = _run_nbval(path, executed)
+    assert run.returncode == 0, run.stdout + run.stderr
+    (stored,) = executed.glob("99_tiny.*.fast.ipynb")
+    kept = nbformat.read(stored, as_version=4)
+    assert kept.metadata["jetad_book"]["key"] == book.notebook_key(path)
+    assert kept.cells[1].outputs[0].text == "fast: True\n"
+    assert kept.cells[2].outputs[0].data["text/plain"] == "42"
+
+    def no_second_execution(*args, **kwargs):
+        raise AssertionError("the book executed a notebook that make test had executed")
+
+    monkeypatch.setattr(book, "execute_notebook", no_second_execution)
+    out = tmp_path / "out"
+    (entry,) = book.build_book([path], out, mode="fast", reuse=executed, cache=tmp_path / "cache")
+    assert (entry.mode, entry.cached, entry.errors) == ("fast", True, 0)
+    assert _stdout(out / "99_tiny.ipynb") == "fast: True\n"
+    assert "fast (cached)" in (out / "index.html").read_text()
+    monkeypatch.undo()
+
+    # an edited notebook is a new version: its old execution is not shown, it runs again
+    nb.cells[2].source = "6 * 8"
+    nbformat.write(nb, path)
+    (entry,) = book.build_book([path], out, mode="fast", reuse=executed, cache=tmp_path / "cache")
+    assert (entry.mode, entry.cached) == ("fast", False)
+    assert nbformat.read(out / "99_tiny.ipynb", as_version=4).cells[2].outputs[0].data["text/plain"] == "48"
+
+
+@pytest.mark.notebook
+def test_a_failing_nbval_run_is_not_kept(tmp_path):
+    path = _tiny(tmp_path / "98_bad.ipynb", "print('before')\n1 / 0", "# 98 · Bad")
+    executed = tmp_path / "executed"
+    run = _run_nbval(path, executed)
+    assert run.returncode != 0
+    assert not list(executed.glob("98_bad.*")), "a failed execution was kept for the book"
+
+
 def check_site(out: Path, entries, notebooks) -> None:
     """Every notebook has a page linked from the contents with its runtime, plots, no error."""
     assert [e.name for e in entries] == [p.stem for p in notebooks]
@@ -131,13 +188,20 @@ def check_site(out: Path, entries, notebooks) -> None:
 
 @pytest.mark.notebook
 @pytest.mark.skipif(os.environ.get("JETAD_BOOK_TEST") != "1",
-                    reason="executes every notebook a second time (10-25 min on 2 cores): run by "
-                           "`make test-book`, which CI runs after `make test`")
+                    reason="builds the book of every notebook (10-25 min on 2 cores where make "
+                           "test's executions are not kept): run by `make test-book`, which CI "
+                           "runs after `make test`")
 def test_book_of_every_notebook_in_fast_mode(tmp_path):
+    """With ``$JETAD_EXECUTED`` (make test-book sets it), the notebooks that make test executed
+    are shown from there, and only the others are executed here."""
     assert NOTEBOOKS, "no notebooks found"
     out = tmp_path / "book"
-    entries = book.build_book(None, out, mode="fast", cache=tmp_path / "cache", timeout=900)
-    assert all(e.mode == "fast" and not e.cached for e in entries)
+    reuse = os.environ.get("JETAD_EXECUTED") or None
+    entries = book.build_book(None, out, mode="fast", cache=tmp_path / "cache", reuse=reuse,
+                              timeout=900)
+    assert all(e.mode == "fast" for e in entries)
+    print(f"{sum(e.cached for e in entries)} of {len(entries)} notebooks shown from make test's "
+          f"executions ({reuse}), the others executed here")
     check_site(out, entries, NOTEBOOKS)
 
 
