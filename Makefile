@@ -33,12 +33,14 @@ EXECUTED ?= build/executed
 CHP_VERSION := 5.3.0
 CHP := $(VENV)/node/node_modules/.bin/configurable-http-proxy
 
-.PHONY: help setup lab test test-full exercises record clean-venv book test-book test-hub test-browser hub-proxy test-mutations
+.PHONY: help setup lab lint test test-unit test-full exercises record clean-venv book test-book test-hub test-browser hub-proxy test-mutations
 
 help:
 	@echo "make lab    - set up .venv (first time only), make workspace/ (your exercise copies and the"
 	@echo "              solutions) and open JupyterLab there; make lab FAST=1 for the quick settings"
 	@echo "make test   - set up .venv and run unit tests, doctests and all notebooks (fast mode)"
+	@echo "make test-unit - the inner loop: unit tests, doctests and the lint (no notebooks, no servers; < 3 min)"
+	@echo "make lint   - ruff on the package, the tests and the notebooks (make test runs it first)"
 	@echo "make test-full - full-mode checks (tests marked slow: full-size scans and trainings, hours)"
 	@echo "make test-mutations - only the mutation check: planted bugs must each fail a notebook check (make test runs it too)"
 	@echo "make exercises - regenerate notebooks/exercises/ from the solution notebooks"
@@ -79,9 +81,22 @@ lab: setup
 	echo ">>> starting JupyterLab on $(WORKSPACE)/ (stop it with Ctrl-C)"
 	$(if $(filter 1,$(FAST)),JETAD_FAST=1 ,)$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(WORKSPACE) $(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS)
 
+# Style: ruff (pycodestyle, pyflakes, import order, bugbear, pyupgrade; pyproject.toml), notebooks included.
+lint: setup
+	$(VENV)/bin/ruff check .
+
+# The inner loop: unit tests and doctests only (no notebook, no server, no real Pythia run, no
+# cluster; those are marked notebook / integration), then the lint. Under 3 minutes on 2 cores.
+test-unit: setup
+	@ckpt=$$(mktemp -d); \
+	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt $(PY) -m pytest jetad_utils tests \
+	  -m "not notebook and not slow and not mutation and not integration" $(PYTEST_ARGS); \
+	status=$$?; rm -rf "$$ckpt"; [ $$status = 0 ] && $(VENV)/bin/ruff check .
+
 # Checkpoints go to a fresh temporary directory, so every run really trains (fast mode).
 # No TQDM_MININTERVAL: the notebooks must finish unattended without it (tests/test_unattended.py).
 test: setup hub-proxy
+	@$(VENV)/bin/ruff check . || { echo "make test: ruff found the problems above (ruff check --fix repairs some)" >&2; exit 1; }
 	@ckpt=$$(mktemp -d); \
 	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt JETAD_EXECUTED=$(EXECUTED) $(PY) -m pytest jetad_utils tests \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \

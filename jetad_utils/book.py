@@ -191,7 +191,7 @@ def execute_notebook(path, *, fast: bool, timeout: int = 3600):
                  for out in cell.get("outputs", []) if out.get("output_type") == "error")
     nb.metadata["jetad_book"] = {
         "mode": "fast" if fast else "full", "runtime_s": round(seconds, 1), "errors": errors,
-        "executed": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "executed": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "key": notebook_key(path)}
     return nb, seconds, errors
 
@@ -262,7 +262,7 @@ class ExecutionRecorder:
         executed.metadata["jetad_book"] = {
             "mode": "fast" if fast_mode() else "full", "runtime_s": round(run["seconds"], 1),
             "errors": 0, "by": "nbval",
-            "executed": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "executed": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "key": notebook_key(path)}
         nbformat.validate(executed)
         store_execution(self.directory, path, executed)
@@ -324,7 +324,7 @@ def _write_index(out: Path, entries: list[BookEntry]) -> None:
         rows.append(f'<tr><td><a href="{e.page}">{html.escape(e.title or e.name)}</a></td>'
                     f"<td>{mode}</td><td>{format_runtime(e.runtime_s)}</td><td>{status}</td></tr>")
     total = sum(e.runtime_s for e in entries)
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -445,7 +445,8 @@ def build_book(notebooks=None, out="build/book", *, mode: str = "auto", run_full
         prev = entries[i - 1] if i > 0 else None
         nxt = entries[i + 1] if i + 1 < len(entries) else None
         body = _render(nb)
-        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _nav(entry, prev, nxt), body, count=1)
+        nav = _nav(entry, prev, nxt)
+        body = re.sub(r"(<body[^>]*>)", lambda m, nav=nav: m.group(1) + nav, body, count=1)
         with atomic_write(out / entry.page, "w", encoding="utf-8") as fh:
             fh.write(body)
         with atomic_write(out / f"{entry.name}.ipynb", "w", encoding="utf-8") as fh:

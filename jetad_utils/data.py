@@ -58,8 +58,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ._core import (BOOL_SPELLINGS, NoSpaceError, _human, _writable, check_free_space, data_dir,
-                    file_lock, parse_bool, progress_bar, write_bytes_atomic)
+from ._core import (
+    BOOL_SPELLINGS,
+    NoSpaceError,
+    _human,
+    _writable,
+    check_free_space,
+    data_dir,
+    file_lock,
+    parse_bool,
+    progress_bar,
+    write_bytes_atomic,
+)
 
 __all__ = ["datasets", "describe", "load", "mix", "select_channel", "cache_path", "verify",
            "clean", "DataError", "PREPARE_PLAN", "MAX_EVENTS", "main"]
@@ -371,7 +381,7 @@ def _write_chunk(directory: Path, chunk: int, arrays: dict, manifest: dict) -> N
                 fh.create_dataset(key, data=value)
     payload = buffer.getvalue()
     manifest = {**manifest, "sha256": hashlib.sha256(payload).hexdigest(),
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
     what = f"chunk {chunk} of {manifest['dataset']}"
     write_bytes_atomic(h5, payload, what=what, fix=_SPACE_FIX)
     try:
@@ -599,8 +609,8 @@ def _run_chunks(name, options, tasks, *, jobs, client, address, progress, total_
                 bar.update(n)
         else:
             import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed as done
-
+            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures import as_completed as done
             from concurrent.futures.process import BrokenProcessPool
 
             pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),

@@ -9,8 +9,9 @@ taught:
 * :func:`kl_peak`: the early-stopping rule as a pure function of the validation-KL curve
   ("stop once the KL has risen for ``rise`` epochs and then fallen for ``fall``; keep the
   epoch of maximum KL"), and :func:`train_kl_peak`, a seeded, cached training run that uses it.
-* :func:`kl_to_prior`, :func:`event_kl`, :func:`ensemble_kl`: the per-event KL divergence of
-  the encoder's posterior to the N(0, 1) prior, for one model and averaged over an ensemble.
+* :func:`event_kl`, :func:`ensemble_kl`: the per-event KL divergence
+  (:func:`jetad_utils.losses.kl_divergence`) of the encoder's posterior to the N(0, 1) prior,
+  for one model and averaged over an ensemble; :func:`event_reconstruction_error`.
 * :class:`MassConditionedDecoder` and :func:`decode_grid`: a second decoder fed with the frozen
   encoder's latent variable and the dijet mass, scanned over a (z, mjj) grid.
 
@@ -34,30 +35,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import train_or_load
+from .losses import kl_divergence
+from .models import DenseVAE, mlp
+from .training import evaluating, predict, train_or_load
 
 __all__ = [
     "SeluVAE",
     "MassConditionedDecoder",
-    "kl_to_prior",
     "kl_peak",
     "train_kl_peak",
     "encode",
     "event_kl",
     "ensemble_kl",
-    "reconstruction_error",
+    "event_reconstruction_error",
     "decode_grid",
     "adadelta",
 ]
-
-
-def _dense(sizes, activation=nn.SELU) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 def _check_sizes(**sizes):
@@ -66,10 +59,11 @@ def _check_sizes(**sizes):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-class SeluVAE(nn.Module):
+class SeluVAE(DenseVAE):
     """Dense VAE with SELU activations and a Gaussian posterior q(z|x) = N(z̄, σz²).
 
-    Encoder: ``n_features -> 64 -> 64 -> 64 -> (z̄, log σz²)``; decoder:
+    :class:`jetad_utils.models.DenseVAE` with the paper's sizes and activation. Encoder:
+    ``n_features -> 64 -> 64 -> 64 -> (z̄, log σz²)``; decoder:
     ``latent_dim -> 64 -> 64 -> 64 -> n_features``; linear outputs. ``forward`` returns
     ``(x_hat, z_mean, z_logvar)``: in training mode the decoder gets a sample
     z = z̄ + σz ε (the reparameterisation trick), in ``eval()`` mode it gets z = z̄ so that
@@ -82,7 +76,7 @@ class SeluVAE(nn.Module):
     latent_dim : int, default 1
         Number of latent variables.
     hidden : sequence of int, default (64, 64, 64)
-        Hidden widths of the encoder; the decoder uses the same widths.
+        Hidden widths of the encoder; the decoder uses them in reverse order.
 
     Shapes
     ------
@@ -96,31 +90,7 @@ class SeluVAE(nn.Module):
     """
 
     def __init__(self, n_features: int, latent_dim: int = 1, hidden=(64, 64, 64)):
-        super().__init__()
-        _check_sizes(n_features=n_features, latent_dim=latent_dim)
-        hidden = tuple(int(h) for h in hidden)
-        if not hidden or min(hidden) < 1:
-            raise ValueError(f"hidden must be a non-empty sequence of positive widths, got {hidden}")
-        self.n_features, self.latent_dim = int(n_features), int(latent_dim)
-        self.encoder = _dense([self.n_features, *hidden, 2 * self.latent_dim])
-        self.decoder = _dense([self.latent_dim, *hidden, self.n_features])
-
-    def encode(self, x: torch.Tensor):
-        """``(z_mean, z_logvar)``, each of shape (n, latent_dim)."""
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(
-                f"expected inputs of shape (n_events, {self.n_features}), got {tuple(x.shape)}"
-            )
-        z_mean, z_logvar = self.encoder(x).chunk(2, dim=-1)
-        return z_mean, z_logvar
-
-    def forward(self, x: torch.Tensor):
-        z_mean, z_logvar = self.encode(x)
-        if self.training:
-            z = z_mean + torch.exp(0.5 * z_logvar) * torch.randn_like(z_mean)
-        else:
-            z = z_mean
-        return self.decoder(z), z_mean, z_logvar
+        super().__init__(n_features, latent_dim, hidden, activation=nn.SELU)
 
 
 class MassConditionedDecoder(nn.Module):
@@ -150,7 +120,7 @@ class MassConditionedDecoder(nn.Module):
         super().__init__()
         _check_sizes(latent_dim=latent_dim, n_features=n_features)
         self.latent_dim, self.n_features = int(latent_dim), int(n_features)
-        self.net = _dense([self.latent_dim + 1, *[int(h) for h in hidden], self.n_features])
+        self.net = mlp([self.latent_dim + 1, *[int(h) for h in hidden], self.n_features], nn.SELU)
 
     def forward(self, z: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.latent_dim or m.shape != (len(z), 1):
@@ -159,38 +129,6 @@ class MassConditionedDecoder(nn.Module):
                 f"{tuple(z.shape)} and {tuple(m.shape)}"
             )
         return self.net(torch.cat([z, m], dim=1))
-
-
-def kl_to_prior(z_mean, z_logvar):
-    """Per-event KL divergence of N(z̄, σz²) to the prior N(0, 1), summed over latent dims.
-
-    KL = ½ Σ_k (z̄_k² + σ_k² − 1 − log σ_k²) ≥ 0, zero only for z̄ = 0, σ = 1.
-
-    Parameters
-    ----------
-    z_mean, z_logvar : Tensor or array_like, shape (n, latent_dim)
-
-    Returns
-    -------
-    Tensor or ndarray, shape (n,)
-        In nats; a torch tensor (differentiable) for tensor input, else a NumPy array. This is
-        a divergence, not an anomaly score: see notebook 07 for the score's orientation.
-
-    Examples
-    --------
-    >>> kl_to_prior(np.zeros((2, 1)), np.zeros((2, 1))).tolist()
-    [0.0, 0.0]
-    >>> float(kl_to_prior(np.array([[2.0]]), np.array([[0.0]]))[0])  # 0.5 * 2**2
-    2.0
-    """
-    if isinstance(z_mean, torch.Tensor):
-        return 0.5 * (z_mean**2 + z_logvar.exp() - 1.0 - z_logvar).sum(dim=-1)
-    mu, lv = np.asarray(z_mean, dtype=float), np.asarray(z_logvar, dtype=float)
-    if mu.shape != lv.shape or mu.ndim != 2:
-        raise ValueError(
-            f"z_mean and z_logvar must both have shape (n, latent_dim); got {mu.shape}, {lv.shape}"
-        )
-    return 0.5 * (mu**2 + np.exp(lv) - 1.0 - lv).sum(axis=-1)
 
 
 def kl_peak(kl, rise: int = 5, fall: int = 5):
@@ -290,7 +228,7 @@ def _kl_peak_callback(x_val, rise, fall, max_epochs, monitor):
 
     def on_epoch_end(model, history):
         z_mean, z_logvar = _encode_batched(model, x_val)
-        kl_val = float(kl_to_prior(z_mean, z_logvar).mean())
+        kl_val = float(kl_divergence(z_mean, z_logvar).mean())
         history.setdefault("val_kl", []).append(kl_val)
         if monitor is not None:
             for key, fn in monitor.items():
@@ -308,13 +246,8 @@ def _kl_peak_callback(x_val, rise, fall, max_epochs, monitor):
     return on_epoch_end
 
 
-@torch.no_grad()
 def _encode_batched(model, x, batch_size=8192):
-    was = model.training
-    model.eval()
-    out = [model.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    model.train(was)
-    return torch.cat([o[0] for o in out]), torch.cat([o[1] for o in out])
+    return predict(model, lambda m, xb: m.encode(xb), x, batch_size)
 
 
 def train_kl_peak(model, loss_fn, x_train, x_val, *, name: str, epochs: int = 100,
@@ -425,7 +358,7 @@ def event_kl(model, x):
     ((3,), True)
     """
     z_mean, z_logvar = _encode_batched(model, _as_float_tensor(x, "x"))
-    return kl_to_prior(z_mean, z_logvar).numpy().astype(float)
+    return kl_divergence(z_mean, z_logvar).numpy().astype(float)
 
 
 def ensemble_kl(models, x):
@@ -449,21 +382,14 @@ def ensemble_kl(models, x):
     return kls.mean(axis=0), kls.std(axis=0)
 
 
-@torch.no_grad()
-def reconstruction_error(model, x):
+def event_reconstruction_error(model, x):
     """Per-event mean squared reconstruction error with z = z̄ (eval mode), shape (n,).
 
     Higher = worse reconstructed = more anomalous (the classic autoencoder score).
     """
-    xt = _as_float_tensor(x, "x")
-    was = model.training
-    model.eval()
-    out = []
-    for i in range(0, len(xt), 8192):
-        xb = xt[i : i + 8192]
-        out.append(((model(xb)[0] - xb) ** 2).mean(dim=1))
-    model.train(was)
-    return torch.cat(out).numpy().astype(float)
+    out = predict(model, lambda m, xb: ((m(xb)[0] - xb) ** 2).mean(dim=1),
+                  _as_float_tensor(x, "x"), 8192)
+    return out.numpy().astype(float)
 
 
 @torch.no_grad()
@@ -498,11 +424,9 @@ def decode_grid(decoder, z_values, mjj_values, mjj_mean, mjj_std, inverse_transf
     if len(z) == 0 or len(m) == 0:
         raise ValueError("z_values and mjj_values must be non-empty")
     zz, mm = np.meshgrid(z, (m - mjj_mean) / mjj_std, indexing="ij")
-    was = decoder.training
-    decoder.eval()
-    out = decoder(torch.as_tensor(zz.reshape(-1, 1), dtype=torch.float32),
-                  torch.as_tensor(mm.reshape(-1, 1), dtype=torch.float32)).numpy()
-    decoder.train(was)
+    with evaluating(decoder):
+        out = decoder(torch.as_tensor(zz.reshape(-1, 1), dtype=torch.float32),
+                      torch.as_tensor(mm.reshape(-1, 1), dtype=torch.float32)).numpy()
     if inverse_transform is not None:
         out = np.asarray(inverse_transform(out))
     return out.reshape(len(z), len(m), -1)

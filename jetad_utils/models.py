@@ -1,9 +1,8 @@
-"""Networks trained in the notebooks.
+"""Networks trained in the notebooks: the one fully connected builder :func:`mlp`, the dense
+autoencoder and VAE of notebook 01, the classifier of notebook 02, the image VAE of notebook 03.
 
-Mostly architectures: the notebooks write their losses and anomaly scores themselves. The
-exception is the β-weighted image-VAE loss (:func:`beta_vae_loss` and its pieces), which the
-scan engine :mod:`jetad_utils.scans` must import in its worker processes; notebook 03 writes
-the same loss in the notebook and checks it against these functions.
+Architectures only: the losses are in :mod:`jetad_utils.losses`, and the notebooks write their
+losses and anomaly scores themselves and check them against those.
 """
 
 from __future__ import annotations
@@ -11,8 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["mlp", "DenseAutoencoder", "DenseVAE", "TorchMLPClassifier", "ConvVAE", "RECON_METRICS",
-           "kl_divergence", "reconstruction_error", "beta_vae_loss", "check_metric"]
+__all__ = ["mlp", "reparameterise", "check_set", "DenseAutoencoder", "DenseVAE", "TorchMLPClassifier", "ConvVAE"]
 
 
 def mlp(sizes, activation=nn.ReLU, final_activation=None) -> nn.Sequential:
@@ -44,6 +42,49 @@ def mlp(sizes, activation=nn.ReLU, final_activation=None) -> nn.Sequential:
     if final_activation is not None:
         layers.append(final_activation())
     return nn.Sequential(*layers)
+
+
+def check_set(x: torch.Tensor, mask=None) -> torch.Tensor:
+    """Validate a batch of padded sets and return its mask of real elements (bool).
+
+    Parameters
+    ----------
+    x : Tensor, shape (n_sets, n_elements, n_features)
+    mask : Tensor, shape (n_sets, n_elements), optional
+        True for real elements; ``None`` means every element is real.
+
+    Examples
+    --------
+    >>> check_set(torch.zeros(2, 3, 4)).shape
+    torch.Size([2, 3])
+    """
+    if x.dim() != 3:
+        raise ValueError(f"x must be (n_sets, n_elements, n_features), got shape {tuple(x.shape)}")
+    if mask is None:
+        return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    if mask.shape != x.shape[:2]:
+        raise ValueError(f"mask must be (n_sets, n_elements) = {tuple(x.shape[:2])}, got "
+                         f"{tuple(mask.shape)}")
+    return mask.bool()
+
+
+def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, sample: bool) -> torch.Tensor:
+    """The latent point a VAE decodes: z = mu + sigma * eps with eps ~ N(0, 1) if ``sample``
+    (training), else z = mu (evaluation: deterministic reconstructions and scores).
+
+    The one reparameterisation of every VAE of the notebooks.
+
+    Examples
+    --------
+    >>> mu, logvar = torch.zeros(2, 3), torch.zeros(2, 3)
+    >>> bool((reparameterise(mu, logvar, sample=False) == mu).all())
+    True
+    >>> reparameterise(mu, logvar, sample=True).shape
+    torch.Size([2, 3])
+    """
+    if not sample:
+        return mu
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
 
 class DenseAutoencoder(nn.Module):
@@ -95,6 +136,9 @@ class DenseVAE(nn.Module):
     n_features : int
     latent_dim : int
     hidden : sequence of int
+        Encoder widths; the decoder uses them in reverse order.
+    activation : type of nn.Module, default nn.ReLU
+        Between hidden layers (notebook 07's :class:`jetad_utils.latent.SeluVAE` uses SELU).
 
     Examples
     --------
@@ -103,25 +147,30 @@ class DenseVAE(nn.Module):
     [4, 2, 2]
     """
 
-    def __init__(self, n_features: int, latent_dim: int, hidden=(32, 32)):
+    def __init__(self, n_features: int, latent_dim: int, hidden=(32, 32), activation=nn.ReLU):
         super().__init__()
-        if latent_dim < 1 or n_features < 1:
-            raise ValueError("n_features and latent_dim must be positive")
-        self.encoder = mlp([n_features, *hidden, 2 * latent_dim])
-        self.decoder = mlp([latent_dim, *reversed(hidden), n_features])
-        self.latent_dim = latent_dim
+        for name, value in (("n_features", n_features), ("latent_dim", latent_dim)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        hidden = tuple(int(h) for h in hidden)
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must be a non-empty sequence of positive widths, got {hidden}")
+        self.n_features, self.latent_dim = int(n_features), int(latent_dim)
+        self.encoder = mlp([self.n_features, *hidden, 2 * self.latent_dim], activation)
+        self.decoder = mlp([self.latent_dim, *reversed(hidden), self.n_features], activation)
 
     def encode(self, x: torch.Tensor):
+        """``(mu, logvar)``, each of shape (n, latent_dim)."""
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(
+                f"expected inputs of shape (n_events, {self.n_features}), got {tuple(x.shape)}"
+            )
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
     def forward(self, x: torch.Tensor):
         mu, logvar = self.encode(x)
-        if self.training:
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        else:
-            z = mu
-        return self.decoder(z), mu, logvar
+        return self.decoder(reparameterise(mu, logvar, self.training)), mu, logvar
 
 
 class TorchMLPClassifier:
@@ -199,10 +248,6 @@ class TorchMLPClassifier:
 
 
 # ----------------------------------------------------------------------------- image VAE
-
-#: reconstruction metrics understood by :func:`reconstruction_error` and :class:`ConvVAE` losses
-RECON_METRICS = ("mse", "bce", "l1")
-
 
 class ConvVAE(nn.Module):
     """Convolutional variational autoencoder for square jet images ``(n, 1, S, S)``.
@@ -293,109 +338,5 @@ class ConvVAE(nn.Module):
 
     def forward(self, x: torch.Tensor):
         mu, logvar = self.encode(x)
-        if self.training:
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        else:
-            z = mu
+        z = reparameterise(mu, logvar, self.training)
         return self.decode(z), mu, logvar
-
-
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma^2) || N(0, 1)) per event, summed over the latent dimensions (nats).
-
-    KL = ½ Σ_k (mu_k² + sigma_k² − 1 − log sigma_k²).
-
-    Parameters
-    ----------
-    mu, logvar : Tensor, shape (n, latent_dim)
-
-    Returns
-    -------
-    Tensor, shape (n,)
-
-    Examples
-    --------
-    >>> kl_divergence(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 0.0]]))
-    tensor([0.5000])
-    """
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
-
-
-def check_metric(metric: str) -> str:
-    """Return ``metric`` lower-cased if it is one of :data:`RECON_METRICS`, else raise."""
-    key = str(metric).lower()
-    if key not in RECON_METRICS:
-        raise ValueError(f"unknown reconstruction metric {metric!r}; use one of {list(RECON_METRICS)}")
-    return key
-
-
-def reconstruction_error(x: torch.Tensor, x_hat: torch.Tensor, metric: str = "mse") -> torch.Tensor:
-    """Per-image reconstruction error, **summed over the pixels** (not averaged).
-
-    ``"mse"``: Σ (x − x̂)²; ``"bce"``: binary cross-entropy of the pixel intensities,
-    −Σ [x log x̂ + (1 − x) log(1 − x̂)] (logs clipped at −100 as in torch); ``"l1"``: Σ |x − x̂|.
-
-    Parameters
-    ----------
-    x, x_hat : Tensor, shape (n, 1, H, W)
-        Input and reconstruction; intensities in [0, 1] for ``"bce"``.
-    metric : {"mse", "bce", "l1"}
-
-    Returns
-    -------
-    Tensor, shape (n,)
-        Higher = worse reconstruction (= more anomalous, when used as a score).
-
-    Examples
-    --------
-    >>> x = torch.zeros(1, 1, 2, 2); x[0, 0, 0, 0] = 1.0
-    >>> x_hat = torch.full((1, 1, 2, 2), 0.25)
-    >>> reconstruction_error(x, x_hat, "mse"), reconstruction_error(x, x_hat, "l1")
-    (tensor([0.7500]), tensor([1.5000]))
-    """
-    metric = check_metric(metric)
-    if x.shape != x_hat.shape:
-        raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
-    if metric == "mse":
-        per_pixel = (x - x_hat).pow(2)
-    elif metric == "l1":
-        per_pixel = (x - x_hat).abs()
-    else:
-        per_pixel = nn.functional.binary_cross_entropy(x_hat, x, reduction="none")
-    return per_pixel.flatten(1).sum(dim=1)
-
-
-def beta_vae_loss(model: nn.Module, x: torch.Tensor, beta: float, metric: str = "mse") -> torch.Tensor:
-    """Batch mean of L = (1 − β)·recon + β·KL (the β-weighted VAE loss).
-
-    Parameters
-    ----------
-    model : nn.Module
-        Returns ``(x_hat, mu, logvar)`` (e.g. :class:`ConvVAE`).
-    x : Tensor, shape (n, 1, H, W)
-    beta : float
-        In [0, 1]: 0 is a plain autoencoder (plus noise), 1 keeps only the KL term.
-    metric : {"mse", "bce", "l1"}
-        See :func:`reconstruction_error`.
-
-    Returns
-    -------
-    Tensor, scalar
-    """
-    beta = float(beta)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta must lie in [0, 1] (loss = (1 - beta) recon + beta KL), got {beta}")
-    x_hat, mu, logvar = model(x)
-    return ((1.0 - beta) * reconstruction_error(x, x_hat, metric) + beta * kl_divergence(mu, logvar)).mean()
-
-
-# ----------------------------------------------------------------------------- set networks
-# defined with their losses and scores in jetad_utils.sets (notebook 05) and
-# jetad_utils.setvae (notebook 06); one home for every network the notebooks train
-from .sets import DeepSetEncoder, DeepSetVAE, FSPool, SetDecoder  # noqa: E402
-from .setvae import SetVAE  # noqa: E402
-
-__all__ += ["FSPool", "DeepSetEncoder", "SetDecoder", "DeepSetVAE", "SetVAE"]
-

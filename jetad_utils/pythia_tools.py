@@ -14,8 +14,8 @@ import sys
 import awkward as ak
 import numpy as np
 
-__all__ = ["COMMON_SETTINGS", "make_pythia", "final_state", "final_state_arrays", "as_events", "particle_charges", "quiet_fastjet",
-           "MAX_PYTHIA_SEED", "cross_section_pb"]
+__all__ = ["COMMON_SETTINGS", "make_pythia", "final_state", "final_state_arrays", "as_events", "particle_charges",
+           "quiet_fastjet", "MAX_PYTHIA_SEED", "cross_section_pb"]
 
 #: Pythia accepts seeds 1 ... 900 000 000.
 MAX_PYTHIA_SEED = 900_000_000

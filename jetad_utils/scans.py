@@ -45,11 +45,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import models as _models
 from ._core import atomic_write, checkpoint_dir, progress_bar, set_seed
+from .losses import RECON_METRICS, beta_vae_loss, check_metric, kl_divergence, reconstruction_error
 from .metrics import roc_auc, sic_curve
-from .models import ConvVAE, beta_vae_loss, check_metric, kl_divergence, reconstruction_error
-from .training import train_or_load
+from .models import ConvVAE
+from .training import predict, train_or_load
 
 __all__ = ["GridPoint", "make_grid", "ScanTable", "BetaVAELoss", "image_vae_data", "image_scores",
            "run_point", "run_scan", "load_point", "latent_means", "PRESETS", "SCORES", "SPLITS",
@@ -316,19 +316,16 @@ def image_scores(model, images, beta: float, metric: str, batch_size: int = 2048
         (1 − β) recon + β KL.
     """
     metric = check_metric(metric)
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    x_all = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    recon, kl = [], []
-    for i in range(0, len(x_all), batch_size):
-        x = x_all[i:i + batch_size].to(device)
-        x_hat, mu, logvar = model(x)
-        recon.append(reconstruction_error(x, x_hat, metric).cpu())
-        kl.append(kl_divergence(mu, logvar).cpu())
-    model.train(was_training)
-    r = torch.cat(recon).double().numpy()
-    k = torch.cat(kl).double().numpy()
+
+    def scores(m, x):
+        x = x.to(device)
+        x_hat, mu, logvar = m(x)
+        return reconstruction_error(x, x_hat, metric).cpu(), kl_divergence(mu, logvar).cpu()
+
+    recon, kl = predict(model, scores, torch.as_tensor(np.asarray(images, dtype=np.float32)),
+                        batch_size)
+    r, k = recon.double().numpy(), kl.double().numpy()
     return {"recon": r, "kl": k, "loss": (1.0 - beta) * r + beta * k}
 
 
@@ -482,7 +479,7 @@ class ScanTable:
             raise KeyError(f"no column {name!r}; the columns are {self.columns}")
         return np.array([r[name] for r in self.rows])
 
-    def select(self, **conditions) -> "ScanTable":
+    def select(self, **conditions) -> ScanTable:
         """The rows whose columns equal the given values, e.g. ``select(metric="mse")``."""
         for k in conditions:
             if k not in self.columns:
@@ -530,7 +527,7 @@ class ScanTable:
         return path
 
     @classmethod
-    def read_csv(cls, path, directory=None) -> "ScanTable":
+    def read_csv(cls, path, directory=None) -> ScanTable:
         """Read a table written by :meth:`to_csv` (columns converted back to their types)."""
         path = Path(path)
         with open(path, encoding="utf-8", newline="") as fh:
@@ -580,8 +577,9 @@ def _parse(key: str, value: str):
 
 
 def _scan_key(grid, data, training, seed) -> str:
-    blob = {"version": TABLE_VERSION, "grid": [asdict(p) for p in grid], "data": _fingerprint(data), "training": training,
-            "seed": seed, "loss_code": _loss_source(), "model": str(ConvVAE(1, int(np.asarray(data["train"]).shape[-1]))),
+    model = str(ConvVAE(1, int(np.asarray(data["train"]).shape[-1])))
+    blob = {"version": TABLE_VERSION, "grid": [asdict(p) for p in grid], "data": _fingerprint(data),
+            "training": training, "seed": seed, "loss_code": _loss_source(), "model": model,
             "torch": torch.__version__.split("+")[0]}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -690,7 +688,8 @@ def run_scan(grid, data: dict, *, training: dict | None = None, seed: int = 0, w
                        leave=True)
     rows: dict[int, dict] = {}
     if dask is not None:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
 
         client = dask if isinstance(dask, Client) else Client(dask)
         try:
@@ -783,12 +782,10 @@ def latent_means(model, images, batch_size: int = 2048) -> np.ndarray:
     -------
     ndarray, shape (n, latent_dim), float64
     """
-    model.eval()
     device = next(model.parameters()).device
-    x_all = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    out = [model.encode(x_all[i:i + batch_size].to(device))[0].cpu()
-           for i in range(0, len(x_all), batch_size)]
-    return torch.cat(out).double().numpy()
+    mu = predict(model, lambda m, x: m.encode(x.to(device))[0].cpu(),
+                 torch.as_tensor(np.asarray(images, dtype=np.float32)), batch_size)
+    return mu.double().numpy()
 
 
 # ----------------------------------------------------------------------------- plots
@@ -810,7 +807,8 @@ def plot_heatmap(table: ScanTable, value: str, ax=None, *, fmt: str = "{:.2f}", 
     im = ax.imshow(grid, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_xticks(range(len(betas)), [f"{b:g}" for b in betas])
     ax.set_yticks(range(len(latents)), [str(n) for n in latents])
-    ax.set_xlabel(r"KL weight $\beta$"); ax.set_ylabel("latent size")
+    ax.set_xlabel(r"KL weight $\beta$")
+    ax.set_ylabel("latent size")
     ax.grid(False)
     finite = np.isfinite(grid)
     chooser = grid if select is None else table.pivot(select, "latent", "beta", **fixed)[2]
@@ -849,10 +847,13 @@ def plot_reconstructions(model, images, n: int = 4, axes=None, *, radius: float 
         for i, img in enumerate((x[j, 0], x_hat[j, 0])):
             ax = axes[i][j]
             ax.imshow(np.clip(img, 1e-5, None), origin="lower", extent=ext, norm=norm, cmap="magma")
-            ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
         axes[0][j].set_title(f"{title} #{j}", fontsize=9)
     if row_labels:
-        axes[0][0].set_ylabel("input"); axes[1][0].set_ylabel("reconstruction")
+        axes[0][0].set_ylabel("input")
+        axes[1][0].set_ylabel("reconstruction")
     return axes
 
 
@@ -885,7 +886,7 @@ def main(argv=None) -> int:
     p.add_argument("--latents", type=_ints, help="comma-separated latent sizes (override the preset)")
     p.add_argument("--betas", type=_floats, help="comma-separated KL weights in [0, 1]")
     p.add_argument("--metrics", type=lambda s: [m.strip() for m in s.split(",") if m.strip()],
-                   help=f"comma-separated metrics among {','.join(_models.RECON_METRICS)}")
+                   help=f"comma-separated metrics among {','.join(RECON_METRICS)}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--directory", default=None, help="checkpoint directory (default: JETAD_CHECKPOINTS "
                    "or <data dir>/checkpoints)")

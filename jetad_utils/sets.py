@@ -29,8 +29,9 @@ What is here
     The modified Chamfer loss with a class term weighted by w, vectorised with
     :func:`torch.cdist` (no loop over events or elements); :func:`chamfer_loss_loop` is the
     same definition written with a loop over events (a reference and the benchmark baseline).
-:func:`kl_divergence`, :func:`event_loss`, :func:`score_events`
-    β·KL + (1 − β)·Chamfer per event; β = 1 is the "fixed-target" limit without a decoder.
+:func:`event_loss`, :func:`score_events`
+    β·KL + (1 − β)·Chamfer per event (the KL: :func:`jetad_utils.losses.kl_divergence`); β = 1
+    is the "fixed-target" limit without a decoder.
 :func:`significance_improvements`, :func:`total_improvements`
     SI = εS/√εB at fixed εB, with weighted backgrounds and a rule for εB points the test
     sample is too small to measure (reported as NaN, never extrapolated).
@@ -63,10 +64,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .losses import kl_divergence
+from .models import check_set, mlp, reparameterise
+from .training import predict, train_or_load
+
 __all__ = [
     "N_TYPES", "NO_OBJECT", "EPS_B", "MIN_EFFECTIVE_EVENTS", "CHANNEL_BACKGROUNDS", "FULL_SIZES", "SPLIT",
     "CHANNEL_SIGNALS", "event_features", "FSPool", "DeepSetEncoder", "SetDecoder", "DeepSetVAE",
-    "kl_divergence", "chamfer_loss", "chamfer_loss_loop", "event_loss", "score_events",
+    "chamfer_loss", "chamfer_loss_loop", "event_loss", "score_events",
     "significance_improvements", "best_significance_improvement", "total_improvements",
     "fit_scaler", "apply_scaler", "channel_samples", "signal_samples", "train_deepset", "run_scan", "main",
 ]
@@ -160,17 +165,6 @@ def event_features(data: dict, *, min_energy: float = 1e-2):
 # --------------------------------------------------------------------------------------------
 # networks
 # --------------------------------------------------------------------------------------------
-def _check_set(x, mask):
-    if x.dim() != 3:
-        raise ValueError(f"x must be (n_sets, n_elements, n_features), got shape {tuple(x.shape)}")
-    if mask is None:
-        return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-    if mask.shape != x.shape[:2]:
-        raise ValueError(f"mask must be (n_sets, n_elements) = {tuple(x.shape[:2])}, got "
-                         f"{tuple(mask.shape)}")
-    return mask.bool()
-
-
 class FSPool(nn.Module):
     """Featurewise sort pooling of a padded set (Zhang, Hare, Prügel-Bennett, arXiv 1906.02795).
 
@@ -211,7 +205,7 @@ class FSPool(nn.Module):
         return (1 - frac) * knots[left] + frac * knots[right]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = _check_set(x, mask)
+        mask = check_set(x, mask)
         if x.shape[-1] != self.weight.shape[0]:
             raise ValueError(f"FSPool was built for {self.weight.shape[0]} features, got "
                              f"{x.shape[-1]}")
@@ -220,15 +214,6 @@ class FSPool(nn.Module):
         real = torch.arange(x.shape[1], device=x.device)[None, :] < n[:, None]     # (n, N)
         ranked = torch.where(real[..., None], ranked, torch.zeros((), dtype=x.dtype, device=x.device))
         return (ranked * self.relative_weights(n, x.shape[1])).sum(dim=1)
-
-
-def _dense(sizes, activation):
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 def _one_hot_inputs(x, types, n_types):
@@ -269,7 +254,7 @@ class DeepSetEncoder(nn.Module):
                  hidden: int = 256, n_layers: int = 3, n_pieces: int = 20):
         super().__init__()
         self.n_features, self.n_types, self.latent_dim = int(n_features), int(n_types), int(latent_dim)
-        self.phi = _dense([self.n_features + self.n_types, *[hidden] * n_layers,
+        self.phi = mlp([self.n_features + self.n_types, *[hidden] * n_layers,
                            2 * self.latent_dim], nn.ReLU)
         self.pool = FSPool(2 * self.latent_dim, n_pieces)
 
@@ -280,7 +265,7 @@ class DeepSetEncoder(nn.Module):
         return self.phi(_one_hot_inputs(x, types, self.n_types))
 
     def forward(self, x, types=None, mask=None):
-        mask = _check_set(x, mask)
+        mask = check_set(x, mask)
         pooled = self.pool(self.per_element(x, types), mask)
         return pooled[:, : self.latent_dim], pooled[:, self.latent_dim:]
 
@@ -358,9 +343,9 @@ class DeepSetVAE(nn.Module):
         return self.encoder(x, types, mask)
 
     def forward(self, x, types=None, mask=None, decode: bool = True):
-        mask = _check_set(x, mask)
+        mask = check_set(x, mask)
         mu, logvar = self.encoder(x, types, mask)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        z = reparameterise(mu, logvar, self.training)
         out = {"mu": mu, "logvar": logvar, "z": z}
         if decode and self.decoder is not None:
             occupied = mask.float().mean(dim=1, keepdim=True)
@@ -371,22 +356,6 @@ class DeepSetVAE(nn.Module):
 # --------------------------------------------------------------------------------------------
 # losses
 # --------------------------------------------------------------------------------------------
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma²) || N(0, 1)) per set, summed over the latent dimensions (nats).
-
-    KL = ½ Σ_k (mu_k² + sigma_k² − 1 − log sigma_k²); mu, logvar (n, d) -> (n,).
-
-    Examples
-    --------
-    >>> kl_divergence(torch.tensor([[0.0, 2.0]]), torch.zeros(1, 2))
-    tensor([2.])
-    """
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and "
-                         f"{tuple(logvar.shape)}")
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
-
-
 def _output_rows(logits, n_rows, device):
     """Output rows that are objects: class argmax != NO_OBJECT (all rows without classes)."""
     if logits is None:
@@ -438,7 +407,7 @@ def chamfer_loss(x: torch.Tensor, types, mask, vec: torch.Tensor, logits=None,
     >>> chamfer_loss(a, None, None, b)       # 0 + 1 (inputs), 0 + 2 (outputs)
     tensor([3.])
     """
-    mask = _check_set(x, mask)
+    mask = check_set(x, mask)
     if vec.dim() != 3 or vec.shape[0] != x.shape[0] or vec.shape[-1] != x.shape[-1]:
         raise ValueError(f"vec must be (n_sets, set_size, {x.shape[-1]}) with n_sets = "
                          f"{x.shape[0]}, got {tuple(vec.shape)}")
@@ -474,7 +443,7 @@ def chamfer_loss_loop(x, types, mask, vec, logits=None, w: float = 1.0, out_mask
     inputs and the output rows, compute their distance matrix and the two nearest-neighbour
     terms. Kept as a readable reference and as the baseline of ``benchmarks/chamfer.py``.
     """
-    mask = _check_set(x, mask)
+    mask = check_set(x, mask)
     if out_mask is None:
         out_mask = _output_rows(logits, vec.shape[:2], vec.device)
     use_class = logits is not None and types is not None and w != 0
@@ -520,18 +489,18 @@ def score_events(model: DeepSetVAE, x, types, mask, beta: float, w: float = 1.0,
 
     Higher = more anomalous. Inputs may be numpy arrays or tensors; returns (n,) float64.
     """
-    was = model.training
-    model.eval()
     device = next(model.parameters()).device
     x, types, mask = (torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
                       for a in (x, types, mask))
-    out = []
-    for i in range(0, len(x), batch_size):
-        sl = slice(i, i + batch_size)
-        out.append(event_loss(model, x[sl].float().to(device), types[sl].long().to(device),
-                              mask[sl].bool().to(device), beta, w).cpu().double().numpy())
-    model.train(was)
-    return np.concatenate(out) if out else np.zeros(0)
+    if len(x) == 0:
+        return np.zeros(0)
+
+    def loss(m, batch):
+        xb, tb, mb = batch
+        return event_loss(m, xb.float().to(device), tb.long().to(device), mb.bool().to(device),
+                          beta, w).cpu().double()
+
+    return predict(model, loss, (x, types, mask), batch_size).numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -781,7 +750,6 @@ def train_deepset(train: dict, val: dict, *, beta: float, w: float, name: str, s
     -------
     model : DeepSetVAE (eval mode), history : dict
     """
-    from .training import train_or_load
 
     torch.manual_seed(seed)
     model = DeepSetVAE(hidden=hidden, latent_dim=latent_dim, decoder=float(beta) < 1.0,

@@ -52,7 +52,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .sets import DeepSetEncoder, _check_set, _dense, kl_divergence
+from .losses import kl_divergence
+from .models import check_set, mlp, reparameterise
+from .sets import DeepSetEncoder
+from .training import predict, train_or_load
 
 __all__ = [
     "PID_CODES", "PID_NAMES", "N_PID", "ANGULAR_SCALE", "SIGNAL_CLASSES", "CLASS_LABELS", "PAPER_EFFICIENCIES",
@@ -111,8 +114,8 @@ def constituent_features(data: dict, n_max: int = 64) -> dict:
     -------
     dict
         ``x`` (n, n_max, 4) float32 (the scaled features of the module docstring, 0 for
-        padding), ``target`` (n, n_max, 3) float32 (10 · pT/pT_jet, Δη, Δφ), ``types`` (n, n_max) int64 (classes 1 ... 8, 0 for padding), ``mask``
-        (n, n_max) bool.
+        padding), ``target`` (n, n_max, 3) float32 (10 · pT/pT_jet, Δη, Δφ), ``types``
+        (n, n_max) int64 (classes 1 ... 8, 0 for padding), ``mask`` (n, n_max) bool.
 
     Examples
     --------
@@ -213,8 +216,8 @@ class SetVAE(nn.Module):
     particle class c_j and PE the sinusoidal encoding of its identification number r_j
     (:func:`class_ranks`); then ``decoder_layers`` layers (ReLU) -> the slot's ``n_outputs``
     kinematics (the target t of the module docstring; the first output goes through exp, so
-    the reconstructed momentum fraction is positive). Without PID the class embedding is dropped and r_j is the position in the
-    (pT-ordered) set.
+    the reconstructed momentum fraction is positive). Without PID the class embedding is dropped
+    and r_j is the position in the (pT-ordered) set.
 
     Parameters
     ----------
@@ -253,7 +256,7 @@ class SetVAE(nn.Module):
         self.pid_embedding = nn.Embedding(N_PID + 1, self.hidden) if self.use_pid else None
         self.register_buffer("positional", sinusoidal_encoding(torch.arange(max_rank), self.hidden),
                              persistent=False)
-        self.decoder = nn.Sequential(nn.ReLU(), _dense([self.hidden] * decoder_layers
+        self.decoder = nn.Sequential(nn.ReLU(), mlp([self.hidden] * decoder_layers
                                                        + [self.n_outputs], nn.ReLU))
 
     def _types(self, x, types):
@@ -269,7 +272,7 @@ class SetVAE(nn.Module):
 
     def encode(self, x, types=None, mask=None):
         """(mu, logvar), each (n, latent_dim): the encoder alone (CLIP-VAE inference)."""
-        mask = _check_set(x, mask)
+        mask = check_set(x, mask)
         types = self._types(x, types)
         return self.encoder(x, types if self.use_pid else None, mask)
 
@@ -289,10 +292,10 @@ class SetVAE(nn.Module):
         return torch.cat([out[..., :1].clamp(max=20.0).exp(), out[..., 1:]], dim=-1)
 
     def forward(self, x, types=None, mask=None, decode: bool = True):
-        mask = _check_set(x, mask)
+        mask = check_set(x, mask)
         types = self._types(x, types)
         mu, logvar = self.encoder(x, types if self.use_pid else None, mask)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        z = reparameterise(mu, logvar, self.training)
         out = {"mu": mu, "logvar": logvar, "z": z}
         if decode:
             out["recon"] = self.decode(z, types, mask)
@@ -357,7 +360,7 @@ def class_matched_chamfer(x: torch.Tensor, y: torch.Tensor, types=None, mask=Non
     -------
     Tensor (n,)
     """
-    mask = _check_set(x, mask)
+    mask = check_set(x, mask)
     if y.shape != x.shape:
         raise ValueError(f"y must have the shape of x {tuple(x.shape)}, got {tuple(y.shape)}")
     d = _distances(x, y, angular_scale)                                  # (n, N, N)
@@ -377,7 +380,7 @@ def class_matched_chamfer(x: torch.Tensor, y: torch.Tensor, types=None, mask=Non
 def class_matched_chamfer_loop(x, y, types=None, mask=None, reduction: str = "sum",
                                angular_scale: float | None = ANGULAR_SCALE):
     """:func:`class_matched_chamfer` written with explicit loops (a reference for tests)."""
-    mask = _check_set(x, mask)
+    mask = check_set(x, mask)
 
     def d(a, b):
         if angular_scale is None:
@@ -406,7 +409,7 @@ def setvae_loss(model: SetVAE, x, target, types, mask, beta: float,
     With ``clip_fraction`` f (CLIP-VAE), the KL term is averaged only over the ⌈f · n⌉ jets of
     the batch with the lowest reconstruction loss (no gradient flows from the KL of the
     others), so that badly reconstructed jets are not pulled towards the prior. KL is summed
-    over the latent dimensions (:func:`jetad_utils.sets.kl_divergence`).
+    over the latent dimensions (:func:`jetad_utils.losses.kl_divergence`).
 
     Returns
     -------
@@ -443,23 +446,16 @@ def score_jets(model: SetVAE, sample: dict, *, batch_size: int = 2048, decode: b
     -------
     dict of numpy.ndarray (n,)
     """
-    was_training = model.training
-    model.eval()
-    x, target, types, mask = _tensors(sample)
-    kl, rec = [], []
-    for s in range(0, len(x), batch_size):
-        xb, tb, mb = x[s:s + batch_size], types[s:s + batch_size], mask[s:s + batch_size]
-        out = model(xb, tb, mb, decode=decode)
-        kl.append(kl_divergence(out["mu"], out["logvar"]))
+    def scores(m, batch):
+        xb, target_b, tb, mb = batch
+        out = m(xb, tb, mb, decode=decode)
+        res = {"kl": kl_divergence(out["mu"], out["logvar"])}
         if decode:
-            rec.append(class_matched_chamfer(target[s:s + batch_size], out["recon"],
-                                             tb if model.use_pid else None, mb,
-                                             angular_scale=angular_scale))
-    model.train(was_training)
-    res = {"kl": torch.cat(kl).numpy()}
-    if decode:
-        res["recon"] = torch.cat(rec).numpy()
-    return res
+            res["recon"] = class_matched_chamfer(target_b, out["recon"], tb if m.use_pid else None,
+                                                 mb, angular_scale=angular_scale)
+        return res
+
+    return {k: v.numpy() for k, v in predict(model, scores, tuple(_tensors(sample)), batch_size).items()}
 
 
 def nsubjettiness_score(taus, coefficients=NSUB_COEFFICIENTS) -> np.ndarray:
@@ -552,7 +548,6 @@ def train_setvae(train: dict, val: dict, *, use_pid: bool, beta: float,
     -------
     model : SetVAE (eval mode), history : dict
     """
-    from .training import train_or_load
 
     torch.manual_seed(seed)
     model = SetVAE(use_pid=use_pid, **model_kwargs)

@@ -68,7 +68,7 @@ class Gaussian:
             raise ValueError(f"x must have shape (n, {self.dim}), got {x.shape}")
         return stats.multivariate_normal(self.mean, self.cov, allow_singular=True).logpdf(x).reshape(-1)
 
-    def transformed(self, matrix) -> "Gaussian":
+    def transformed(self, matrix) -> Gaussian:
         """The density of ``x @ matrix.T`` for ``x`` drawn from this Gaussian."""
         a = np.asarray(matrix, dtype=float)
         return Gaussian(a @ self.mean, a @ self.cov @ a.T)

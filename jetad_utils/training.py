@@ -31,7 +31,7 @@ from ._core import (
     write_bytes_atomic,
 )
 
-__all__ = ["fit", "train_or_load", "batched"]
+__all__ = ["fit", "train_or_load", "batched", "evaluating", "predict", "evaluate_loss"]
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -83,6 +83,69 @@ def batched(data, batch_size: int = 4096):
     n = len(items[0])
     for i in range(0, n, batch_size):
         yield _unpack(tuple(t[i : i + batch_size] for t in items))
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module):
+    """Evaluation mode and no gradients inside the block; the model's own mode is restored after.
+
+    Examples
+    --------
+    >>> net = torch.nn.Dropout(0.5).train()
+    >>> with evaluating(net):
+    ...     net.training, torch.is_grad_enabled()
+    (False, False)
+    >>> net.training
+    True
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def _concat(parts):
+    first = parts[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat(parts)
+    if isinstance(first, dict):
+        return {k: torch.cat([p[k] for p in parts]) for k in first}
+    return tuple(torch.cat(list(column)) for column in zip(*parts))
+
+
+def predict(model: torch.nn.Module, fn, data, batch_size: int = 4096):
+    """``fn(model, batch)`` over consecutive batches of ``data``, in :func:`evaluating` mode,
+    concatenated along axis 0: the one batched inference loop of the package.
+
+    Parameters
+    ----------
+    model : nn.Module
+    fn : callable
+        ``fn(model, batch) ->`` a tensor, a tuple of tensors or a dict of tensors per batch
+        (events along axis 0); it moves the batch to the model's device if needed.
+    data : Tensor or tuple of Tensor
+        Events along axis 0 (a tuple is sliced together, as in :func:`batched`).
+    batch_size : int
+
+    Returns
+    -------
+    Tensor, tuple or dict of Tensor
+        Like one call of ``fn``, with all events.
+
+    Examples
+    --------
+    >>> net = torch.nn.Linear(2, 1)
+    >>> predict(net, lambda m, x: m(x), torch.zeros(10, 2), batch_size=4).shape
+    torch.Size([10, 1])
+    """
+    items = data if isinstance(data, tuple) else (data,)
+    with evaluating(model):
+        if len(items[0]) == 0:
+            return fn(model, _unpack(items))
+        return _concat([fn(model, batch) for batch in batched(data, batch_size)])
 
 
 def _make_optimizer(optimizer, params, lr):
@@ -217,18 +280,15 @@ def fit(
     return history
 
 
-@torch.no_grad()
 def evaluate_loss(model, loss_fn, data, batch_size: int = 4096) -> float:
     """Mean of ``loss_fn`` over ``data`` (in batches, no gradients, eval mode)."""
-    was_training = model.training
-    model.eval()
     items = data if isinstance(data, tuple) else (data,)
     n = len(items[0])
     total = 0.0
-    for i in range(0, n, batch_size):
-        batch = _unpack(tuple(t[i : i + batch_size] for t in items))
-        total += loss_fn(model, batch).item() * len(items[0][i : i + batch_size])
-    model.train(was_training)
+    with evaluating(model):
+        for batch in batched(data, batch_size):
+            first = batch[0] if isinstance(batch, tuple) else batch
+            total += loss_fn(model, batch).item() * len(first)
     return total / n
 
 

@@ -1,14 +1,15 @@
 """Mutation check: do the notebooks' own checks catch wrong physics?
 
-Each fault (in ``tests/mutation_faults/nbNN.py``, one module per notebook) is a small, deliberate bug (an anomaly score with the wrong sign, a VAE loss
-without its KL term, CWoLa trained on shuffled mixed-sample labels, top and QCD jets swapped
-by the data loader). For each fault, in turn, the repository's ``jetad_utils`` and solution
-notebooks are copied to a temporary directory, the fault is applied to the copy, and the
-notebook(s) that must catch it are executed there in fast mode, cell by cell, on a kernel that
-imports the mutated copy. A fault is *caught* when a cell raises (a ``check_between`` physics
-check, or any other error) or when the ``# NBVAL_CHECK_OUTPUT`` cell prints something other than
-the output recorded in the original notebook (what nbval compares in ``make test``). Execution
-stops at the first failure. Every fault must be caught.
+Each fault (in ``tests/mutation_faults/nbNN.py``, one module per notebook) is a small,
+deliberate bug (an anomaly score with the wrong sign, a VAE loss without its KL term, CWoLa
+trained on shuffled mixed-sample labels, top and QCD jets swapped by the data loader). For each
+fault, in turn, the repository's ``jetad_utils`` and solution notebooks are copied to a
+temporary directory, the fault is applied to the copy, and the notebook(s) that must catch it
+are executed there in fast mode, cell by cell, on a kernel that imports the mutated copy. A
+fault is *caught* when a cell raises (a ``check_between`` physics check, or any other error) or
+when the ``# NBVAL_CHECK_OUTPUT`` cell prints something other than the output recorded in the
+original notebook (what nbval compares in ``make test``). Execution stops at the first failure.
+Every fault must be caught.
 
 A fault is an exact source substring and its replacement; if the substring is not found exactly
 once (the code moved), the check stops with an error instead of silently testing nothing.
@@ -49,7 +50,6 @@ class MutationError(RuntimeError):
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutation_faults import FAULTS, Fault  # noqa: E402,F401  (tests/mutation_faults/nbNN.py)
-
 
 # ----------------------------------------------------------------------------- applying faults
 
@@ -144,9 +144,9 @@ def run_notebook(path: Path, recorded: Path | None = None, *, env: dict | None =
     """
     import nbformat
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbrun import code_cells, kernel  # tests/nbrun.py (tests/ is on sys.path, see above)
 
     from jetad_utils.nbtools import write_kernelspec
-    from nbrun import code_cells, kernel           # tests/nbrun.py (tests/ is on sys.path, see above)
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -274,8 +274,8 @@ def share_cores(jobs: int) -> None:
 
 def run_all(faults, jobs: int = 2, timeout: int = CELL_TIMEOUT, baseline_notebooks=None) -> list[dict]:
     """Check every fault (or, with ``baseline_notebooks``, run those unmutated); print as they end."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     if baseline_notebooks:
         tasks = [(None, (nb,)) for nb in baseline_notebooks]

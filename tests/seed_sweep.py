@@ -25,7 +25,6 @@ import argparse
 import json
 import math
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -123,8 +122,8 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             with_seed(notebook_path(key), Path(tmp) / "nb.ipynb", 1)
 
-    from concurrent.futures import ProcessPoolExecutor, as_completed
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     tasks = [(k, s) for k in keys for s in args.seeds]
     print(f"seed sweep: {len(tasks)} run(s), {args.jobs} at a time, fast mode", flush=True)

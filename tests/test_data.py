@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SMALL_CHUNK as SMALL  # noqa: F401 - `store` fixture
+from conftest import cached_chunks as _chunks
 from jetad_utils import data
 from jetad_utils.data import DataError
-
-from conftest import SMALL_CHUNK as SMALL, cached_chunks as _chunks  # noqa: F401 - `store` fixture
 
 
 def _count_generation(monkeypatch):

@@ -25,10 +25,10 @@ import numpy as np
 import psutil
 import pytest
 
+from conftest import SMALL_CHUNK as SMALL
+from conftest import cached_chunks
 from jetad_utils import data
 from jetad_utils.data import DataError
-
-from conftest import SMALL_CHUNK as SMALL, cached_chunks
 
 BIN = Path(sys.executable).parent
 
@@ -113,7 +113,7 @@ def test_1_a_chunk_of_other_options_is_refused(store):
 def test_3_a_full_disk_during_writing_is_a_clear_error_leaving_nothing_half_written(tmpfs, monkeypatch):
     tiny_disk = tmpfs("2m")  # the size of the review's reproduction
     # the estimate (made tiny here) lets the request start; the real chunks then fill the disk
-    proc = _run_script(f"""
+    proc = _run_script("""
         data._SPECS["jets"] = dataclasses.replace(data._SPECS["jets"], bytes_per_event=1.0)
         data._SPECS["jets"] = dataclasses.replace(data._SPECS["jets"], chunk_size=100)
         sys.exit(data.main(["generate", "jets", "--n", "3000", "--cls", "top", "--jobs", "1"]))

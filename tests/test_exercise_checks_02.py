@@ -559,9 +559,9 @@ def test_student_copy_stubs_fail_in_their_own_checks(tmp_path, monkeypatch):
     """In the generated student copy each stub fails as 'not answered yet' in its own check,
     and a missing answer to 2.1 does not break the checks of 2.2 and 2.3 (no NameError)."""
     from nbclient import NotebookClient
+    from nbrun import use_test_kernel
 
     from jetad_utils.exercises import REPO_NOTEBOOKS, exercise_notebook
-    from nbrun import use_test_kernel
 
     kernel_name = use_test_kernel(tmp_path, monkeypatch)
     monkeypatch.setenv("JETAD_FAST", "1")

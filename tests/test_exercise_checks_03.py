@@ -13,7 +13,8 @@ import torch
 
 from jetad_utils.exercise_checks import ExerciseError
 from jetad_utils.exercise_checks import nb03 as checks
-from jetad_utils.models import ConvVAE, kl_divergence, reconstruction_error
+from jetad_utils.losses import kl_divergence, reconstruction_error
+from jetad_utils.models import ConvVAE
 from jetad_utils.scans import SCORES, ScanTable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -14,7 +14,7 @@ from jetad_utils.exercise_checks import ExerciseError
 from jetad_utils.exercise_checks import nb06 as checks
 from jetad_utils.features import tau_ratios
 from jetad_utils.metrics import efficiency_at_rejection
-from jetad_utils.models import SetVAE
+from jetad_utils.setvae import SetVAE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SEEDS = (0, 1, 2)

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from nbrun import first_error, use_test_kernel
 
 from jetad_utils import latent
 from jetad_utils.exercise_checks import ExerciseError, nb07
-from nbrun import first_error, use_test_kernel
+from jetad_utils.losses import kl_divergence
 
 ALPHA = 5000.0
 SIGMA_M, MJJ_MEAN, MJJ_STD = 0.025, 3087.3, 681.8     # the notebook's values (fast mode, GeV)
@@ -55,7 +56,7 @@ def loss_solution(model, x, alpha=ALPHA):
 def loss_library(model, x, alpha=ALPHA):
     """Another formulation: F.mse_loss over the whole batch and the library's KL."""
     x_hat, z_mean, z_logvar = model(x)
-    return alpha * F.mse_loss(x_hat, x) + latent.kl_to_prior(z_mean, z_logvar).mean()
+    return alpha * F.mse_loss(x_hat, x) + kl_divergence(z_mean, z_logvar).mean()
 
 
 def loss_sigma(model, x, alpha=ALPHA):
@@ -73,8 +74,12 @@ def _loss_variant(mse_fn, kl_fn, combine=lambda a, m, k: (a * m + k).mean()):
     return vae_loss
 
 
-MSE = lambda xh, x: ((xh - x) ** 2).mean(dim=1)
-KL = lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(dim=1)
+def MSE(xh, x):
+    return ((xh - x) ** 2).mean(dim=1)
+
+
+def KL(mu, lv):
+    return 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(dim=1)
 
 WRONG_LOSSES = {
     "alpha on the KL": (_loss_variant(MSE, KL, lambda a, m, k: (m + a * k).mean()), "alpha multiplies the KL"),
@@ -155,7 +160,8 @@ def peak_counting(kl, rise=5, fall=5):
 
 
 def _peak_variant(loop_range=lambda r, f, n: range(r, n - f), up=np.greater, down=np.less, rise_window=0,
-                  best_of=lambda kl, p, stop: int(np.argmax(kl[: stop + 1])), none=lambda kl: (int(np.argmax(kl)), None)):
+                  best_of=lambda kl, p, stop: int(np.argmax(kl[: stop + 1])),
+                  none=lambda kl: (int(np.argmax(kl)), None)):
     def peak_rule(kl, rise=5, fall=5):
         kl = np.asarray(kl, dtype=float)
         steps = np.diff(kl)
@@ -183,7 +189,8 @@ WRONG_PEAKS = {
     "loop starts one late": (_peak_variant(loop_range=lambda r, f, n: range(r + 1, n - f)), "p = rise"),
     "non-strict comparisons": (_peak_variant(up=np.greater_equal, down=np.less_equal), "strict"),
     "4 rises suffice": (_peak_variant(rise_window=1), "4 are not enough"),
-    "returns the KL value": (_peak_variant(best_of=lambda kl, p, stop: float(np.max(kl[: stop + 1]))), "not the KL value"),
+    "returns the KL value": (_peak_variant(best_of=lambda kl, p, stop: float(np.max(kl[: stop + 1]))),
+                             "not the KL value"),
     "keeps the peak p": (_peak_variant(best_of=lambda kl, p, stop: p), "need not be the peak p"),
     "argmax over the whole curve": (_peak_variant(best_of=lambda kl, p, stop: int(np.argmax(kl))), "never sees later"),
     "keeps the stop epoch": (_peak_variant(best_of=lambda kl, p, stop: stop), "best should be"),
@@ -192,7 +199,8 @@ WRONG_PEAKS = {
     "fixed 5s": (peak_fixed_five, "use the rise and fall arguments"),
     "swapped": (lambda kl, rise=5, fall=5: peak_solution(kl, rise, fall)[::-1], "the order is (best, stop)"),
     "last of tied maxima": (_peak_variant(best_of=lambda kl, p, stop: stop - int(np.argmax(kl[: stop + 1][::-1])),
-                                          none=lambda kl: (len(kl) - 1 - int(np.argmax(kl[::-1])), None)), "keep the first"),
+                                          none=lambda kl: (len(kl) - 1 - int(np.argmax(kl[::-1])), None)),
+                            "keep the first"),
     "index error": (peak_index_error, "raised IndexError"),
     "a float epoch": (lambda kl, rise=5, fall=5: (float(peak_solution(kl, rise, fall)[0]) + 0.0,
                                                    peak_solution(kl, rise, fall)[1]), "must be an integer epoch"),
@@ -245,7 +253,8 @@ def _kl_variant(formula, reduce=lambda t: t.sum(dim=1), post=lambda t: t.numpy()
     return kl_per_event
 
 
-TERM = lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1 - lv)
+def TERM(mu, lv):
+    return 0.5 * (mu**2 + lv.exp() - 1 - lv)
 
 
 @torch.no_grad()
@@ -373,7 +382,8 @@ WRONG_DECODER_LOSSES = {
     "no z sampling": (_decoder_variant(z_of=lambda zm, zs: zm), "your z does not vary between draws"),
     "no mass smearing": (_decoder_variant(m_of=lambda mjj: mjj), "your mass does not vary between draws"),
     "no sampling at all": (_decoder_variant(z_of=lambda zm, zs: zm, m_of=lambda mjj: mjj), "your z does not vary"),
-    "mass not standardised": (_decoder_variant(scale=lambda m: m), "the mass you pass is not standardised (it is in GeV)"),
+    "mass not standardised": (_decoder_variant(scale=lambda m: m),
+                              "the mass you pass is not standardised (it is in GeV)"),
     "mass minus mean only": (_decoder_variant(scale=lambda m: m - MJJ_MEAN), "do not divide by MJJ_STD"),
     "mass divided only": (_decoder_variant(scale=lambda m: m / MJJ_STD), "do not subtract MJJ_MEAN"),
     "mass standardised with the batch": (_decoder_variant(scale=lambda m: (m - m.mean()) / m.std()),
@@ -382,14 +392,16 @@ WRONG_DECODER_LOSSES = {
                             "the mass you pass is not standardised: use (m - MJJ_MEAN) / MJJ_STD"),
     "sigma taken as a variance": (_decoder_variant(z_of=lambda zm, zs: zm + zs.sqrt() * torch.randn_like(zm)),
                                   "not a variance or log-variance"),
-    "sigma taken as a log-variance": (_decoder_variant(z_of=lambda zm, zs: zm + (0.5 * zs).exp() * torch.randn_like(zm)),
+    "sigma taken as a log-variance": (_decoder_variant(z_of=lambda zm, zs: zm + (0.5 * zs).exp()
+                                                       * torch.randn_like(zm)),
                                       "not a variance or log-variance"),
     "sigma squared": (_decoder_variant(z_of=lambda zm, zs: zm + zs**2 * torch.randn_like(zm)), "the spread of your z"),
     "z without its mean": (_decoder_variant(z_of=lambda zm, zs: zs * torch.randn_like(zm)), "not centred"),
     "uniform noise": (_decoder_variant(z_of=lambda zm, zs: zm + zs * torch.rand_like(zm)), "torch.rand_like"),
     "one eps per batch": (_decoder_variant(z_of=lambda zm, zs: zm + zs * torch.randn(1)), "one eps per event"),
     "shared eps": (decoder_shared_eps, "correlated"),
-    "absolute smearing": (_decoder_variant(m_of=lambda mjj: mjj + SIGMA_M * torch.randn_like(mjj)), "smeared by SIGMA_M GeV"),
+    "absolute smearing": (_decoder_variant(m_of=lambda mjj: mjj + SIGMA_M * torch.randn_like(mjj)),
+                          "smeared by SIGMA_M GeV"),
     "smearing of the scaled mass": (decoder_smear_scaled, "before standardising"),
     "smearing twice too wide": (_decoder_variant(m_of=lambda mjj: mjj * (1 + 2 * SIGMA_M * torch.randn_like(mjj))),
                                 "the spread of your mass"),

@@ -5,9 +5,9 @@ Runs the whole notebook with ``JETAD_FAST=0``. The paper's latent-space claim at
 smooth background-only bands in the signal region of m_jj") is read as: the S/B = 1 % map's
 <O>_z / <O>_{z,mjj} deviates from the band of 10 background-only subset trainings, inside the
 hunt's signal region, by more than any of those subsets does from the others, and over
-2.9-5.5 TeV its largest deviation lies in the signal region. Here we also require the recorded conclusions to hold and print the numbers
-compared with the paper (SIC "2.75^{+0.21} at a signal efficiency of ~0.5" for S/B = 0.1 %,
-Sec. IV and Fig. 4).
+2.9-5.5 TeV its largest deviation lies in the signal region. Here we also require the recorded
+conclusions to hold and print the numbers compared with the paper (SIC "2.75^{+0.21} at a signal
+efficiency of ~0.5" for S/B = 0.1 %, Sec. IV and Fig. 4).
 The latent-space claim is reported, not asserted, by the notebook: measured at seed 0 it does
 not hold (the S/B = 1 % map's signal-region deviation 2.0 band sd against up to 4.7 for the
 background-only subsets; its largest deviation does lie in the signal region), and this test

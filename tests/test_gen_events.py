@@ -11,9 +11,22 @@ import numpy as np
 import pytest
 
 from jetad_utils import gen_events as ge
-from jetad_utils.gen_events import (BJET, CHANNELS, ELECTRON, EVENTS_OPTIONS, JET, MET, MET_ROW,
-                                    MUON, N_ROWS, PHOTON, POSITRON, ANTIMUON, generate_events,
-                                    select_channel)
+from jetad_utils.gen_events import (
+    ANTIMUON,
+    BJET,
+    CHANNELS,
+    ELECTRON,
+    EVENTS_OPTIONS,
+    JET,
+    MET,
+    MET_ROW,
+    MUON,
+    N_ROWS,
+    PHOTON,
+    POSITRON,
+    generate_events,
+    select_channel,
+)
 
 N_TTBAR = 300  # more than one internal batch of 250 events
 N_SIGNAL = 200

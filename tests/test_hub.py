@@ -15,8 +15,8 @@ What is checked:
   over: ``chmod a-w`` as an instructor would, and, because the servers run as the user running
   the test, which is root in CI (root ignores permissions), each single-user server is started
   in its own mount namespace where that directory is a read-only bind mount, so that *no*
-  process of a student, root or not, can write there (``EROFS``). From inside each student's kernel a write into it is tried and must
-  fail;
+  process of a student, root or not, can write there (``EROFS``). From inside each student's
+  kernel a write into it is tried and must fail;
 * nothing tried to write there during the notebook: every file-writing call of the students'
   Python processes (``open`` for writing, ``mkdir``, ``rename``, ``remove``, ``mkstemp``, ...)
   is recorded with a Python audit hook (``sys.addaudithook``, loaded through ``PYTHONPATH``),

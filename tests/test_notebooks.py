@@ -17,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbrun import code_cells, kernel, use_test_kernel
 
 from jetad_utils.exercises import stub_cells
-from nbrun import code_cells, kernel, use_test_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

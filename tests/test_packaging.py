@@ -23,7 +23,7 @@ NOTEBOOKS = REPO / "notebooks"
 # packages the project asks for by name (the rest of the lock is their dependencies)
 REQUIRED = [
     "torch", "pythia8mc", "fastjet", "numpy", "scipy", "matplotlib", "scikit-learn", "POT",
-    "jupyterlab", "ipywidgets", "nbval", "pytest", "tqdm", "h5py", "awkward",
+    "jupyterlab", "ipywidgets", "nbval", "pytest", "tqdm", "h5py", "awkward", "ruff",
 ]
 EXACT = {"torch": "2.13.0", "pythia8mc": "8.317.2", "fastjet": "3.5.2.0"}
 

@@ -144,7 +144,7 @@ def test_load_point_and_latent_means(tmp_path, data):
 
 
 def test_table_helpers():
-    rows = [{"latent": l, "beta": b, "metric": "mse", "auc": l * 0.1 + b} for l in (2, 4) for b in (0.01, 0.1)]
+    rows = [{"latent": n, "beta": b, "metric": "mse", "auc": n * 0.1 + b} for n in (2, 4) for b in (0.01, 0.1)]
     t = ScanTable(rows)
     iv, cv, grid = t.pivot("auc")
     assert iv == [2, 4] and cv == [0.01, 0.1]

@@ -14,10 +14,20 @@ import pytest
 import torch
 
 from jetad_utils import sets
+from jetad_utils.losses import kl_divergence
 from jetad_utils.metrics import significance_improvement
-from jetad_utils.sets import (FSPool, DeepSetEncoder, DeepSetVAE, chamfer_loss, chamfer_loss_loop,
-                              event_features, event_loss, kl_divergence, score_events,
-                              significance_improvements, total_improvements)
+from jetad_utils.sets import (
+    DeepSetEncoder,
+    DeepSetVAE,
+    FSPool,
+    chamfer_loss,
+    chamfer_loss_loop,
+    event_features,
+    event_loss,
+    score_events,
+    significance_improvements,
+    total_improvements,
+)
 
 
 def _random_sets(n=6, n_max=7, n_feat=4, n_types=8, seed=0, min_real=1):

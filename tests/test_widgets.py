@@ -287,7 +287,7 @@ def _top_level_calls(tree, name):
 def test_explorer_figures_are_not_drawn_a_second_time(path):
     """explorer(f, ...) draws f's figure itself: a cell that also calls f shows a static copy."""
     cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    trees = [ast.parse("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!"))))
+    trees = [ast.parse("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
              for src in cells]
     functions = {call.args[0].id for tree in trees for call in ast.walk(tree)
                  if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)

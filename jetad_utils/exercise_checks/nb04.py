@@ -221,7 +221,8 @@ def exercise_4_2(answer, points_a=None, points_b=None, radius: float = 0.8) -> N
             raise ExerciseError("Exercise 4.2: the EMD is a matrix: that is the transport plan (pot.emd); the EMD "
                                 "is its cost, pot.emd2(w_a, w_b, cost) (or (plan * cost).sum())")
         value = real_number("4.2", emd, "the EMD")
-        require("4.2", _matches(value, ref_emd, COST_ATOL), f"the EMD is {value:.6g}, the optimal transport cost of these "
+        require("4.2", _matches(value, ref_emd, COST_ATOL),
+                f"the EMD is {value:.6g}, the optimal transport cost of these "
                 f"weights and distances is {ref_emd:.6g}: solve with pot.emd2(w_a, w_b, cost)")
     correct("4.2")
 

@@ -104,7 +104,8 @@ def _scalar_loss(number: str, loss, n_events: int) -> float:
     require(number, isinstance(loss, torch.Tensor),
             f"return the loss as a torch tensor (training calls loss.backward() on it), not a {type(loss).__name__}")
     require(number, loss.numel() != n_events or n_events == 1,
-            f"your loss has one value per event (shape {tuple(loss.shape)}): return their mean over the batch (.mean())")
+            f"your loss has one value per event (shape {tuple(loss.shape)}): "
+            "return their mean over the batch (.mean())")
     require(number, loss.numel() == 1, f"return one number (a 0-d tensor), not a tensor of shape {tuple(loss.shape)}")
     value = float(loss.detach())
     require(number, math.isfinite(value), f"your loss is {value}: check for log(0) or division by zero")
@@ -178,14 +179,16 @@ def exercise_7_1(answer, x_batch, alpha: float, seed: int = 0) -> None:
     xb = torch.as_tensor(np.asarray(x_batch, dtype=np.float32))
     n_feat = xb.shape[1]
     for n_latent, s in ((1, 3 * seed), (3, 3 * seed + 1)):      # three latent dims: the KL is summed over them
-        _check_loss_value(answer, _test_vae(n_latent, s, n_feat).eval(), torch.as_tensor(_events(500, s, n_feat)), alpha)
+        _check_loss_value(answer, _test_vae(n_latent, s, n_feat).eval(),
+                          torch.as_tensor(_events(500, s, n_feat)), alpha)
     model = _test_vae(1, 3 * seed + 2, n_feat).eval()
     _check_loss_value(answer, model, xb, alpha)
     model.train()                                # as in training: sampled z, and the loss must carry gradients
     loss = call_answer("7.1", answer, model, xb)
     _scalar_loss("7.1", loss, len(xb))
     require("7.1", loss.requires_grad,
-            "your loss carries no gradient (detached, or computed in NumPy / under torch.no_grad): keep it a torch expression")
+            "your loss carries no gradient (detached, or computed in NumPy / under torch.no_grad): "
+            "keep it a torch expression")
     loss.backward()
     grads = [p.grad for p in model.encoder.parameters()]
     require("7.1", all(g is not None for g in grads) and any(bool(g.abs().sum() > 0) for g in grads),
@@ -311,7 +314,8 @@ def _check_event_kl(answer, model, x: np.ndarray, label: str) -> None:
     require("7.3", not isinstance(out, torch.Tensor),
             "return a NumPy array (tensor.numpy()), not a torch tensor: the notebook feeds it to NumPy and roc_auc")
     require("7.3", np.size(out) > 1 or n == 1,
-            "your function returns one number: return the KL of each event (shape (n,)), not the sum or mean over events")
+            "your function returns one number: return the KL of each event (shape (n,)), "
+            "not the sum or mean over events")
     require("7.3", isinstance(out, np.ndarray), f"return a NumPy array of shape (n,), not a {type(out).__name__}")
     require("7.3", out.shape != (model.latent_dim,) or n == model.latent_dim,
             "you summed over the events (dim=0): sum over the latent dimensions (dim=1), one KL per event")
@@ -379,7 +383,8 @@ class _RecordingDecoder(nn.Module):
                 f"call decoder(z, m_scaled) with z of shape (n, {self.latent_dim}) and m_scaled of shape (n, 1) "
                 f"(torch tensors); got {getattr(z, 'shape', type(z))} and {getattr(m, 'shape', type(m))}")
         require("7.4", z.dtype == torch.float32 and m.dtype == torch.float32,
-                f"z and m_scaled must be float32 like the batch (torch.randn_like keeps the dtype); got {z.dtype}, {m.dtype}")
+                "z and m_scaled must be float32 like the batch (torch.randn_like keeps the dtype); "
+                f"got {z.dtype}, {m.dtype}")
         self.calls.append((z.detach().double().clone(), m.detach().double().clone()))
         return self.inner(z, m)
 

@@ -9,9 +9,11 @@ NB03 = ("notebooks/03_image_vae_scans.ipynb",)
 FAULTS: tuple[Fault, ...] = (
     Fault(
         name="beta-weighting-swapped",
-        path="jetad_utils/models.py",
-        old="    return ((1.0 - beta) * reconstruction_error(x, x_hat, metric) + beta * kl_divergence(mu, logvar)).mean()",
-        new="    return (beta * reconstruction_error(x, x_hat, metric) + (1.0 - beta) * kl_divergence(mu, logvar)).mean()",
+        path="jetad_utils/losses.py",
+        old=("    return ((1.0 - beta) * reconstruction_error(x, x_hat, metric) "
+             "+ beta * kl_divergence(mu, logvar)).mean()"),
+        new=("    return (beta * reconstruction_error(x, x_hat, metric) "
+             "+ (1.0 - beta) * kl_divergence(mu, logvar)).mean()"),
         notebooks=NB03,
         what="the β-VAE loss that the scan trains with weighs recon by β and KL by 1 − β",
     ),
