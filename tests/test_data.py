@@ -23,6 +23,9 @@ from conftest import cached_chunks as _chunks
 from jetad_utils import data
 from jetad_utils.data import DataError
 
+pytestmark = pytest.mark.integration   # real Pythia runs, processes, servers or mounts: not in make test-unit
+
+
 
 def _count_generation(monkeypatch):
     calls = []

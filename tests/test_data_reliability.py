@@ -30,6 +30,9 @@ from conftest import cached_chunks
 from jetad_utils import data
 from jetad_utils.data import DataError
 
+pytestmark = pytest.mark.integration   # real Pythia runs, processes, servers or mounts: not in make test-unit
+
+
 BIN = Path(sys.executable).parent
 
 

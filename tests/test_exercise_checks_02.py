@@ -555,6 +555,7 @@ def test_checks_leave_the_global_random_state_alone(capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 3
 
 
+@pytest.mark.integration
 def test_student_copy_stubs_fail_in_their_own_checks(tmp_path, monkeypatch):
     """In the generated student copy each stub fails as 'not answered yet' in its own check,
     and a missing answer to 2.1 does not break the checks of 2.2 and 2.3 (no NameError)."""

@@ -263,6 +263,7 @@ def _cli(*args, cwd):
     )
 
 
+@pytest.mark.integration
 def test_cli_build_and_check(root):
     res = _cli("check", "--root", str(root), cwd=root.parent)
     assert res.returncode == 1
@@ -440,6 +441,7 @@ def test_start_default_workspace_from_environment(monkeypatch, tmp_path):
     assert default_workspace() == Path.home() / "jetad-exercises"
 
 
+@pytest.mark.integration
 def test_cli_start_from_the_repository(tmp_path):
     ws = tmp_path / "ws"
     proc = subprocess.run([sys.executable, "-m", "jetad_utils.exercises", "start", str(ws)],

@@ -28,6 +28,8 @@ from jetad_utils.gen_events import (
     select_channel,
 )
 
+pytestmark = pytest.mark.integration   # real Pythia runs, processes, servers or mounts: not in make test-unit
+
 N_TTBAR = 300  # more than one internal batch of 250 events
 N_SIGNAL = 200
 

@@ -22,6 +22,8 @@ from jetad_utils.gen_jets import (
     generate_lhco,
 )
 
+pytestmark = pytest.mark.integration   # real Pythia runs, processes, servers or mounts: not in make test-unit
+
 SEED = 20240611
 #: jets per class: as small as gives stable medians and peaks (checked over several seeds)
 N_JETS = {"qcd": 400, "top": 300, "w": 300, "z": 300, "hbb": 200, "hcc": 200, "hgg": 200, "h4q": 200,
@@ -345,6 +347,7 @@ _BANNER_SCRIPT = """
 import sys
 import nbformat
 from nbclient import NotebookClient
+
 
 nb = nbformat.v4.new_notebook()
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration   # real Pythia runs, processes, servers or mounts: not in make test-unit
+
+
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 90
 

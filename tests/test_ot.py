@@ -67,6 +67,7 @@ def test_sparse_image_support_equals_dense_image_emd():
             assert sparse[i, j] == pytest.approx(pot.emd2(wa, wb, dense_cost), rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.integration
 def test_emds_symmetric_rectangular_and_parallel_agree():
     rng = np.random.default_rng(4)
     parts = np.zeros((9, 30, 4))

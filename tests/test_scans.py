@@ -82,6 +82,7 @@ def test_bad_data_raises(tmp_path, data):
         run_scan(GRID[:1], bad, directory=tmp_path, progress=False)
 
 
+@pytest.mark.integration
 def test_table_rerun_and_parallel(tmp_path, data):
     serial = run_scan(GRID, data, training=TRAINING, directory=tmp_path / "a", progress=False)
     # one row per point, in grid order, with the required columns

@@ -235,6 +235,7 @@ def _concurrent_worker(directory, barrier, results, index):
                  {k: v.tolist() for k, v in model.state_dict().items()}))
 
 
+@pytest.mark.integration
 def test_concurrent_callers_train_once(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     n = 3

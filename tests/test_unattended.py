@@ -19,6 +19,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.integration   # real Pythia runs, processes, servers or mounts: not in make test-unit
+
+
 LOOP = ("import time\nfor j in range(4):\n    b = make_bar(300)\n    for i in range(300):\n"
         "        time.sleep(0.01)\n        b.update(1)\n    b.close()\nprint('done')")
 
