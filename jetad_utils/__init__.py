@@ -4,8 +4,11 @@ One module per concern; a function lives in the module its name suggests:
 
 ``metrics``    ROC, AUC, SIC, efficiency at fixed rejection
 ``plotting``   ROC / SIC / score-histogram plots in one style
-``training``   a seeded torch training loop and ``train_or_load`` (checkpoint cache)
-``models``     the networks the notebooks train (set networks re-exported from ``sets``)
+``training``   a seeded torch training loop, ``train_or_load`` (checkpoint cache) and the one
+               batched inference loop (``predict``, ``evaluating``)
+``models``     ``mlp``, ``reparameterise`` and the dense / image networks (the set networks
+               live with their notebooks' code in ``sets`` and ``setvae``)
+``losses``     the one KL to the prior, the reconstruction errors, the beta-VAE loss
 ``scans``      hyperparameter scans: cached grid points, tidy result tables, local processes
                or Dask (``python -m jetad_utils.scans``)
 ``ot``         optimal transport: energy mover's distances between jets (``emd``, ``emds``),
@@ -20,6 +23,18 @@ One module per concern; a function lives in the module its name suggests:
 ``toys``       exactly known toy densities (Gaussian background and signals)
 ``widgets``    thin ipywidgets wrappers over the tested functions above
 ``exercises``  builds the student copies of the notebooks (``python -m jetad_utils.exercises``)
+``book``       the static HTML book; keeps the notebooks ``make test`` executed for it
+``nbtools``    notebook hygiene: stripped outputs, recorded check cells, the test kernel
+
+Layers: a module imports only from the layers before its own (``tests/test_layout.py``):
+
+1. ``_core``, ``features``, ``metrics``, ``losses`` (nothing of the package but ``_core``)
+2. ``pythia_tools``, ``gen_jets``, ``gen_events``: event generation
+3. ``data``: the cached data sets
+4. ``training``, then ``models`` (``TorchMLPClassifier.fit`` calls ``training.fit``)
+5. the modules of one method or notebook: ``scans``, ``sets``, ``setvae`` (uses ``sets``),
+   ``latent``, ``bumphunt``, ``ot``, ``plotting``, ``toys``, ``widgets``
+6. tooling beside the notebooks: ``nbtools``, ``exercises``, ``book``, ``exercise_checks``
 
 Conventions used everywhere
 ---------------------------
