@@ -1,9 +1,13 @@
 """The exercise (student) notebooks: everything runs except the stubs, and each stub raises.
 
+A copy is executed up to the cell where its last exercise has raised and been solved; the cells
+after it are checked to be the solution notebook's own, which nbval executes in the same
+``make test`` run, so those are not executed a second time.
+
 The solution notebooks themselves are executed by nbval (``make test`` passes
 ``--nbval-lax notebooks/[0-9]*.ipynb``), which also runs their in-notebook checks.
 
-For an exercise notebook, every cell is executed in order on one kernel. A cell with a stub
+For an exercise notebook, the cells are executed in order on one kernel. A cell with a stub
 must raise ``NotImplementedError("Exercise N.M: ...")``, or the exercise's check
 (``jetad_utils.exercise_checks``) must raise ``ExerciseError("Exercise N.M is not answered
 yet ...")`` in that cell or in a later one, before anything else fails; the test then runs the
@@ -80,6 +84,13 @@ def test_exercise_notebook_runs_up_to_each_stub(path, current_env_kernel):
                 client.execute_cell(cell, i)  # the check again, now on the solution
             elif i in stubs:
                 pending[i] = stubs[i]  # a function the check of a later cell calls
+            if len(raised) == len(stubs) and not pending:
+                # every exercise raised and was solved: the rest of the copy is the solution
+                # notebook's own cells, which nbval runs (make test), so it is not run twice
+                rest = [k for k in range(i + 1, len(exercise.cells)) if exercise.cells[k].cell_type == "code"]
+                differ = [k for k in rest if exercise.cells[k].source != solution.cells[k - 1].source]
+                assert not differ, f"{path.name}: cells {differ} after the last exercise differ from the solution's"
+                break
         assert not pending, (f"{path.name}: exercise(s) {list(pending.values())} never raised "
                              "(does a check call the function?)")
     raised.sort(key=list(stubs.values()).index)
