@@ -99,7 +99,8 @@ test: setup hub-proxy
 	@$(VENV)/bin/ruff check . || { echo "make test: ruff found the problems above (ruff check --fix repairs some)" >&2; exit 1; }
 	@ckpt=$$(mktemp -d); \
 	JETAD_FAST=1 JETAD_CHECKPOINTS=$$ckpt JETAD_EXECUTED=$(EXECUTED) $(PY) -m pytest jetad_utils tests \
-	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" $(PYTEST_ARGS); \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks/[0-9]*.ipynb -m "not slow" \
+	  --durations=25 $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$ckpt"; exit $$status
 
 # Mutation check (tests/mutation_check.py): each deliberate fault (wrong score sign, no KL term,
